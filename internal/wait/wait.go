@@ -1,0 +1,177 @@
+// Package wait is the one way dragonfly-e2e waits: poll a condition with a
+// named timeout, and say what was awaited when the deadline passes.
+//
+// Timeouts live in one table (Defaults) and can be raised without code changes
+// through the DFE2E_TIMEOUTS environment variable, a JSON object of
+// name → Go duration (e.g. {"ClusterReady":"10m"}), as CloudNativePG does.
+package wait
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Name identifies one timeout in the table.
+type Name string
+
+// The named timeouts. Each says what it bounds.
+const (
+	// APIServerReady bounds the start of a kube-apiserver (envtest or kind).
+	APIServerReady Name = "APIServerReady"
+	// CRDEstablished bounds a CRD reaching condition Established.
+	CRDEstablished Name = "CRDEstablished"
+	// ObjectPresent bounds an applied object becoming readable.
+	ObjectPresent Name = "ObjectPresent"
+	// ClusterReady bounds kind cluster creation (node Ready).
+	ClusterReady Name = "ClusterReady"
+	// DeploymentAvailable bounds a Deployment reaching Available.
+	DeploymentAvailable Name = "DeploymentAvailable"
+	// PVCBound bounds a PersistentVolumeClaim becoming Bound.
+	PVCBound Name = "PVCBound"
+	// KustomizationReady bounds a Flux Kustomization becoming Ready.
+	KustomizationReady Name = "KustomizationReady"
+	// DragonflyReady bounds a Dragonfly instance reaching phase Ready.
+	DragonflyReady Name = "DragonflyReady"
+	// ServerReachable bounds a RESP server answering PING.
+	ServerReachable Name = "ServerReachable"
+)
+
+// Defaults holds the timeout for each name on an unloaded 2-core machine.
+var Defaults = map[Name]time.Duration{
+	APIServerReady:      60 * time.Second,
+	CRDEstablished:      30 * time.Second,
+	ObjectPresent:       30 * time.Second,
+	ClusterReady:        5 * time.Minute,
+	DeploymentAvailable: 3 * time.Minute,
+	PVCBound:            2 * time.Minute,
+	KustomizationReady:  6 * time.Minute,
+	DragonflyReady:      5 * time.Minute,
+	ServerReachable:     30 * time.Second,
+}
+
+// EnvVar overrides timeouts: a JSON object of name → duration string.
+const EnvVar = "DFE2E_TIMEOUTS"
+
+var (
+	overridesOnce sync.Once
+	overrides     map[Name]time.Duration
+	overridesErr  error
+)
+
+func loadOverrides() {
+	raw := os.Getenv(EnvVar)
+	if raw == "" {
+		return
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		overridesErr = fmt.Errorf("%s is not a JSON object of name → duration (e.g. {\"ClusterReady\":\"10m\"}): %w", EnvVar, err)
+		return
+	}
+	overrides = map[Name]time.Duration{}
+	for k, v := range m {
+		if _, ok := Defaults[Name(k)]; !ok {
+			overridesErr = fmt.Errorf("%s names unknown timeout %q; known: %v", EnvVar, k, Names())
+			return
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			overridesErr = fmt.Errorf("%s: timeout %s=%q is not a positive Go duration (e.g. 90s, 10m)", EnvVar, k, v)
+			return
+		}
+		overrides[Name(k)] = d
+	}
+}
+
+// CheckEnv validates DFE2E_TIMEOUTS; call it at start-up to fail fast on bad input.
+func CheckEnv() error {
+	overridesOnce.Do(loadOverrides)
+	return overridesErr
+}
+
+// Timeout returns the timeout for name, after overrides.
+func Timeout(name Name) time.Duration {
+	overridesOnce.Do(loadOverrides)
+	if d, ok := overrides[name]; ok {
+		return d
+	}
+	if d, ok := Defaults[name]; ok {
+		return d
+	}
+	panic(fmt.Sprintf("wait: unknown timeout name %q", name))
+}
+
+// Names lists the timeout names, sorted.
+func Names() []string {
+	out := make([]string, 0, len(Defaults))
+	for n := range Defaults {
+		out = append(out, string(n))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TimeoutError says what was awaited, for how long, and the last observation.
+type TimeoutError struct {
+	What    string
+	Timeout time.Duration
+	Last    string
+}
+
+func (e *TimeoutError) Error() string {
+	msg := fmt.Sprintf("timed out after %s waiting for %s", e.Timeout, e.What)
+	if e.Last != "" {
+		msg += " (last seen: " + e.Last + ")"
+	}
+	return msg
+}
+
+// Condition reports done, or a short description of the current state
+// (used in the timeout message). A non-nil error stops the wait at once.
+type Condition func(ctx context.Context) (done bool, state string, err error)
+
+// For polls cond every interval until it is done, it errs, ctx ends, or the
+// named timeout passes. what is a phrase like "Deployment database/x to be Available".
+func For(ctx context.Context, what string, name Name, cond Condition) (time.Duration, error) {
+	return ForDuration(ctx, what, Timeout(name), cond)
+}
+
+// ForDuration is For with an explicit timeout.
+func ForDuration(ctx context.Context, what string, timeout time.Duration, cond Condition) (time.Duration, error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	interval := 100 * time.Millisecond
+	var last string
+	for {
+		done, state, err := cond(ctx)
+		if state != "" {
+			last = state
+		}
+		if err != nil {
+			return time.Since(start), fmt.Errorf("waiting for %s: %w", what, err)
+		}
+		if done {
+			return time.Since(start), nil
+		}
+		t := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return time.Since(start), &TimeoutError{What: what, Timeout: timeout, Last: last}
+			}
+			return time.Since(start), fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+		case <-t.C:
+		}
+		if interval < 2*time.Second {
+			interval *= 2
+		}
+	}
+}

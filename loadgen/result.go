@@ -1,0 +1,66 @@
+package loadgen
+
+import "time"
+
+// Result is what one load run measured. It is the JSON a run writes
+// (result.json) and what reports/ reads; keep fields additive.
+type Result struct {
+	// Tool names the generator ("dfe2e-loadgen") or, for anchor runs, the anchor tool ("redis-benchmark").
+	Tool string `json:"tool"`
+	// Target says what was loaded, e.g. "127.0.0.1:6379" or "Job database/loadgen-test-cache".
+	Target string `json:"target"`
+	// ServerInfo is the server's own identification (INFO server: redis_version / dragonfly_version).
+	ServerInfo string `json:"serverInfo,omitempty"`
+	// StandIn is set when the target is a stand-in for Dragonfly (e.g. "redis-server, unmanaged — not Dragonfly").
+	StandIn  string    `json:"standIn,omitempty"`
+	Workload Workload  `json:"workload"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	// Partial is true when the run was interrupted (Ctrl-C) and holds only what was measured until then.
+	Partial bool `json:"partial"`
+
+	Requests  int64   `json:"requests"`
+	Gets      int64   `json:"gets"`
+	Sets      int64   `json:"sets"`
+	OpsPerSec float64 `json:"opsPerSec"`
+	// Errors counts failed requests by kind (e.g. "timeout", "conn_reset", "server_error:ERR ..."); never dropped.
+	Errors map[string]int64 `json:"errors,omitempty"`
+
+	// Latency is measured from each request's intended send time in open-loop
+	// mode (coordinated-omission-corrected), from its actual send time in closed loop.
+	Latency Percentiles `json:"latency"`
+	// Uncorrected is the latency from actual send time (open loop only).
+	Uncorrected *Percentiles `json:"uncorrected,omitempty"`
+	// Histogram is the merged latency histogram, HdrHistogram V2 compressed, base64 (as in .hlog lines).
+	Histogram            string `json:"histogram"`
+	UncorrectedHistogram string `json:"uncorrectedHistogram,omitempty"`
+
+	// Timeline has one entry per second of the measured phase.
+	Timeline []Interval `json:"timeline"`
+
+	// ClientCPUSeconds is user+system CPU time the generator process spent in the measured phase.
+	ClientCPUSeconds float64 `json:"clientCpuSeconds"`
+}
+
+// Percentiles are latencies in microseconds.
+type Percentiles struct {
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P99   float64 `json:"p99"`
+	P999  float64 `json:"p999"`
+	P9999 float64 `json:"p9999"`
+	Max   float64 `json:"max"`
+	Mean  float64 `json:"mean"`
+	Count int64   `json:"count"`
+}
+
+// Interval is one second of the timeline.
+type Interval struct {
+	// Second counts from the start of the measured phase (0-based).
+	Second int     `json:"second"`
+	Ops    int64   `json:"ops"`
+	Errors int64   `json:"errors"`
+	P50    float64 `json:"p50"`
+	P99    float64 `json:"p99"`
+	Max    float64 `json:"max"`
+}

@@ -24,6 +24,11 @@ type Name string
 const (
 	// APIServerReady bounds the start of a kube-apiserver (envtest or kind).
 	APIServerReady Name = "APIServerReady"
+	// APIServerReachable bounds the first answer of an existing API server
+	// (kubeconfig provider); short, so a wrong KUBECONFIG fails fast.
+	APIServerReachable Name = "APIServerReachable"
+	// ObjectDeleted bounds an object (or a namespace being finalized) disappearing.
+	ObjectDeleted Name = "ObjectDeleted"
 	// CRDEstablished bounds a CRD reaching condition Established.
 	CRDEstablished Name = "CRDEstablished"
 	// ObjectPresent bounds an applied object becoming readable.
@@ -40,11 +45,17 @@ const (
 	DragonflyReady Name = "DragonflyReady"
 	// ServerReachable bounds a RESP server answering PING.
 	ServerReachable Name = "ServerReachable"
+	// EngineReady bounds a Docker engine answering on its socket (after a start or reload).
+	EngineReady Name = "EngineReady"
+	// NodeImageStep bounds one step inside a node-image build container (containerd start, image import).
+	NodeImageStep Name = "NodeImageStep"
 )
 
 // Defaults holds the timeout for each name on an unloaded 2-core machine.
 var Defaults = map[Name]time.Duration{
 	APIServerReady:      60 * time.Second,
+	APIServerReachable:  15 * time.Second,
+	ObjectDeleted:       30 * time.Second,
 	CRDEstablished:      30 * time.Second,
 	ObjectPresent:       30 * time.Second,
 	ClusterReady:        5 * time.Minute,
@@ -53,6 +64,8 @@ var Defaults = map[Name]time.Duration{
 	KustomizationReady:  6 * time.Minute,
 	DragonflyReady:      5 * time.Minute,
 	ServerReachable:     30 * time.Second,
+	EngineReady:         90 * time.Second,
+	NodeImageStep:       5 * time.Minute,
 }
 
 // EnvVar overrides timeouts: a JSON object of name → duration string.

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/preflight"
+)
+
+// progress prints timestamped progress lines on stderr.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+func init() {
+	cl := &cobra.Command{
+		Use:   "cluster",
+		Short: "Host preflight, offline images and the kind cluster of the e2e tier, step by step",
+	}
+	cl.AddCommand(&cobra.Command{
+		Use:   "preflight",
+		Short: "Find (install, start) a Docker engine and make sure it runs privileged containers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := preflight.Ensure(cmd.Context(), preflight.Options{Logf: progress})
+			return hostErr(err)
+		},
+	})
+	root.AddCommand(cl)
+}
+
+// hostErr maps host problems a human must fix to exit 2 (bad input/environment).
+func hostErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return badInput(err)
+}

@@ -1,0 +1,155 @@
+package reports
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
+)
+
+// Headline is the run's verdict in words: never "passed" when anything was
+// blocked or nothing ran.
+func (r *Report) Headline() string {
+	r.Finalize()
+	s := r.Summary
+	switch {
+	case s.Failed > 0:
+		return fmt.Sprintf("FAILED — %d spec(s) failed", s.Failed)
+	case s.Blocked > 0:
+		return fmt.Sprintf("BLOCKED — nothing failed, but %d spec(s) could not run here", s.Blocked)
+	case s.Passed == 0 && len(r.Suites) > 0:
+		return "NOTHING RAN — every spec was skipped"
+	case len(r.Suites) == 0:
+		return "NO SUITES — load results only"
+	}
+	return fmt.Sprintf("PASSED — %d spec(s) passed", s.Passed)
+}
+
+// statusMark prefixes a status with a symbol so it reads at a glance in plain text too.
+var statusMark = map[string]string{"passed": "✅ passed", "failed": "❌ failed", "blocked": "⛔ blocked", "skipped": "⏭ skipped"}
+
+// Markdown renders the summary page.
+func (r *Report) Markdown() string {
+	r.Finalize()
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("# dragonfly-e2e run report\n\n")
+	p("**%s** (%s). Generated %s.\n\n", r.Headline(), r.Summary.Line(), r.Generated.UTC().Format(time.RFC3339))
+
+	p("## Environment\n\n| | |\n|---|---|\n")
+	for _, row := range r.Environment.Rows() {
+		p("| %s | %s |\n", mdCell(row[0]), mdCell(row[1]))
+	}
+	p("\n")
+
+	if len(r.Environment.StandIns) > 0 {
+		p("## Stand-ins used\n\nThese results were measured against stand-ins, not the real thing; they say nothing about Dragonfly or the operator where a stand-in was used:\n\n")
+		for _, s := range r.Environment.StandIns {
+			p("- %s\n", s)
+		}
+		p("\n")
+	}
+	if len(r.Blocked) > 0 {
+		p("## Blocked — could not run here (not passed)\n\n| Spec | Why it is blocked | Remedy |\n|---|---|---|\n")
+		for _, bl := range r.Blocked {
+			p("| %s | %s | %s |\n", mdCell(bl.Spec), mdCell(bl.Reason), mdCell(orDash(bl.Remedy)))
+		}
+		p("\n")
+	}
+
+	for _, s := range r.Suites {
+		p("## Suite: %s\n\n", mdText(s.Name))
+		if len(s.FailureReasons) > 0 {
+			p("Suite-level failure: %s\n\n", mdText(strings.Join(s.FailureReasons, "; ")))
+		}
+		p("| Verdict | Spec | Duration | Reason |\n|---|---|---|---|\n")
+		for _, sp := range s.Specs {
+			reason := sp.Verdict.Reason
+			if sp.Verdict.Remedy != "" {
+				reason += " — remedy: " + sp.Verdict.Remedy
+			}
+			if sp.Verdict.StandIn != "" {
+				reason = strings.TrimPrefix(reason+"; stand-in: "+sp.Verdict.StandIn, "; ")
+			}
+			p("| %s | %s | %s | %s |\n", statusMark[string(sp.Verdict.Status)], mdCell(sp.FullName()), sp.Duration.Round(time.Millisecond), mdCell(orDash(reason)))
+		}
+		p("\n")
+	}
+
+	if len(r.Load) > 0 {
+		p("## Load\n\nLatency in the units shown; open-loop runs are coordinated-omission-corrected (the uncorrected figures follow in their own row).\n\n")
+		p("| Scenario | Run | Target | Requests | ops/s | p50 | p90 | p99 | p99.9 | p99.99 | max | errors |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, sc := range r.Load {
+			for i, run := range sc.Runs {
+				note := ""
+				if run.Partial {
+					note = " (partial: interrupted)"
+				}
+				p("| %s | %d%s | %s | %d | %s | %s | %s |\n", mdCell(sc.Name), i+1, note, mdCell(run.Target), run.Requests,
+					FormatValue(run.OpsPerSec, "ops/s"), pctCells(run.Latency), mdCell(errorsCell(run.Errors)))
+				if run.Uncorrected != nil {
+					p("| %s | %d uncorrected | | | | %s | |\n", mdCell(sc.Name), i+1, pctCells(*run.Uncorrected))
+				}
+			}
+		}
+		p("\n")
+	}
+
+	if len(r.Metrics) > 0 {
+		p("## Metrics\n\n| Metric | Median | Values | Better |\n|---|---|---|---|\n")
+		for _, m := range r.Metrics {
+			var vals []string
+			for _, v := range m.Values {
+				vals = append(vals, FormatValue(v, m.Unit))
+			}
+			p("| %s | %s | %s | %s |\n", mdCell(m.Name), FormatValue(median(m.Values), m.Unit), mdCell(strings.Join(vals, ", ")), m.Better)
+		}
+		p("\n")
+	}
+	return b.String()
+}
+
+func pctCells(l loadgen.Percentiles) string {
+	c := []string{}
+	for _, v := range []float64{l.P50, l.P90, l.P99, l.P999, l.P9999, l.Max} {
+		c = append(c, FormatValue(v, "µs"))
+	}
+	return strings.Join(c, " | ")
+}
+
+func errorsCell(errs map[string]int64) string {
+	if len(errs) == 0 {
+		return "0"
+	}
+	keys := make([]string, 0, len(errs))
+	var total int64
+	for k, v := range errs {
+		keys = append(keys, k)
+		total += v
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, errs[k]))
+	}
+	return fmt.Sprintf("%d (%s)", total, strings.Join(parts, ", "))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+func mdText(s string) string { return strings.NewReplacer("\n", " ", "\r", "").Replace(s) }
+
+func mdCell(s string) string { return strings.ReplaceAll(mdText(s), "|", `\|`) }
+
+// WriteMarkdown writes the summary page to path.
+func (r *Report) WriteMarkdown(path string) error {
+	return os.WriteFile(path, []byte(r.Markdown()), 0o644)
+}

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
+)
+
+// exitInterrupted is the shell's convention for a run ended by SIGINT; the
+// partial results are written first.
+const exitInterrupted = 130
+
+type loadFlags struct {
+	addr, user, password    string
+	tls, tlsInsecure        bool
+	tlsCA, tlsServerName    string
+	allowRemote             bool
+	mode, ratio, keyDist    string
+	connections, pipeline   int
+	keyspace                int64
+	valueSize               int
+	ttl, warmup, duration   time.Duration
+	requests, seed          int64
+	rate                    float64
+	prefill                 bool
+	out, stdout             string
+	emitJob                 bool
+	namespace, instance     string
+	image                   string
+	passwordSecret, passKey string
+}
+
+func init() {
+	var f loadFlags
+	cmd := &cobra.Command{
+		Use:   "load",
+		Short: "Load a RESP server (Dragonfly, or redis-server as a stand-in) and record every request's latency",
+		Long: `load drives GET/SET traffic at an address and writes, into --out:
+  result.json (loadgen.Result), latency.hgrm (percentile distribution, ms),
+  latency.hlog (HdrHistogram V2 interval log, one line per second),
+  summary.txt (the table also printed at the end); in open loop also
+  latency-uncorrected.{hgrm,hlog}.
+
+Closed loop (default) sends as fast as replies come back. Open loop (--rate)
+paces requests at a target rate and measures latency from each request's
+intended send time, so server stalls are not hidden (coordinated omission);
+the uncorrected latency (from the actual send) is recorded next to it.
+
+The address must be loopback (or a port-forward on loopback); --allow-remote
+is for the in-cluster Job. --emit-job prints that Job's manifest instead of
+running: it runs in the instance's namespace because the operator's
+NetworkPolicy admits 6379 only from pods of that namespace.
+
+Exit codes: 0 done, 2 bad input (flags, unreachable or non-RESP server, AUTH
+failure), 130 interrupted (partial results written, marked "partial").`,
+		Example: `  dfe2e load --addr 127.0.0.1:6379 --connections 50 --pipeline 16 --duration 30s --out artifacts/load
+  dfe2e load --addr 127.0.0.1:6379 --rate 20000 --ratio 9:1 --key-dist zipf --prefill --warmup 5s --duration 60s
+  dfe2e load --emit-job --namespace database --instance test-cache --image dfe2e:dev --duration 60s`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runLoad(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.addr, "addr", "127.0.0.1:6379", "server host:port (loopback or a port-forward)")
+	fl.StringVar(&f.user, "user", "", "ACL user name (default: plain AUTH)")
+	fl.StringVar(&f.password, "password", "", "password (default: $"+loadgen.PasswordEnv+")")
+	fl.BoolVar(&f.tls, "tls", false, "connect with TLS")
+	fl.StringVar(&f.tlsCA, "tls-ca", "", "PEM file of CAs to trust (implies --tls)")
+	fl.StringVar(&f.tlsServerName, "tls-server-name", "", "server name to verify (implies --tls)")
+	fl.BoolVar(&f.tlsInsecure, "tls-insecure", false, "do not verify the server certificate (implies --tls)")
+	fl.BoolVar(&f.allowRemote, "allow-remote", false, "allow a non-loopback address (the in-cluster Job)")
+	fl.StringVar(&f.mode, "mode", "", "closed | open (default: open when --rate is given, else closed)")
+	fl.IntVar(&f.connections, "connections", 50, "concurrent connections")
+	fl.IntVar(&f.pipeline, "pipeline", 1, "requests in flight per connection (≥ 1)")
+	fl.StringVar(&f.ratio, "ratio", "1:1", "GET:SET ratio (exact cycle, e.g. 9:1)")
+	fl.Int64Var(&f.keyspace, "keyspace", 100000, "number of distinct keys (key:000000000000 ..)")
+	fl.StringVar(&f.keyDist, "key-dist", loadgen.DistUniform, "key distribution: uniform | zipf | sequential")
+	fl.IntVar(&f.valueSize, "value-size", 64, "bytes per SET value")
+	fl.DurationVar(&f.ttl, "ttl", 0, "TTL on every SET (0: none)")
+	fl.BoolVar(&f.prefill, "prefill", false, "SET every key once before the run")
+	fl.DurationVar(&f.warmup, "warmup", 0, "unmeasured load before the measured phase")
+	fl.DurationVar(&f.duration, "duration", 10*time.Second, "measured phase length (exclusive with --requests)")
+	fl.Int64Var(&f.requests, "requests", 0, "measured request count (exclusive with --duration)")
+	fl.Float64Var(&f.rate, "rate", 0, "open loop: target requests/s over all connections")
+	fl.Int64Var(&f.seed, "seed", 1, "seed of the key choice")
+	fl.StringVar(&f.out, "out", "", "output directory (default artifacts/load-<UTC time>)")
+	fl.StringVar(&f.stdout, "stdout", "table", "what to print on stdout at the end: table | json | none")
+	fl.BoolVar(&f.emitJob, "emit-job", false, "print the in-cluster load Job manifest (JSON) and exit")
+	fl.StringVar(&f.namespace, "namespace", "", "--emit-job: the Dragonfly instance's namespace")
+	fl.StringVar(&f.instance, "instance", "", "--emit-job: the Dragonfly instance's name")
+	fl.StringVar(&f.image, "image", "", "--emit-job: the loadgen image (built locally when no registry is reachable)")
+	fl.StringVar(&f.passwordSecret, "password-secret", "", "--emit-job: Secret holding the instance password")
+	fl.StringVar(&f.passKey, "password-key", "", "--emit-job: key in --password-secret")
+	root.AddCommand(cmd)
+}
+
+// workloadFromFlags checks the flag combinations and builds the Workload.
+func workloadFromFlags(cmd *cobra.Command, f loadFlags) (loadgen.Workload, error) {
+	var errs []error
+	get, set, err := loadgen.ParseRatio(f.ratio)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--ratio: %w", err))
+	}
+	changed := cmd.Flags().Changed
+	w := loadgen.Workload{
+		Connections: f.connections, Pipeline: f.pipeline, GetRatio: get, SetRatio: set,
+		Keyspace: f.keyspace, KeyDist: f.keyDist, ValueSize: f.valueSize, TTL: f.ttl,
+		Prefill: f.prefill, Warmup: f.warmup, Duration: f.duration, Requests: f.requests,
+		Rate: f.rate, Seed: f.seed,
+	}
+	if changed("requests") {
+		if changed("duration") {
+			errs = append(errs, errors.New("--duration and --requests are exclusive: give one"))
+		} else {
+			w.Duration = 0
+		}
+	}
+	switch f.mode {
+	case "":
+	case "closed":
+		if changed("rate") {
+			errs = append(errs, errors.New("--rate paces an open loop; closed loop runs at maximum throughput: drop --rate or use --mode open"))
+		}
+	case "open":
+		if f.rate <= 0 {
+			errs = append(errs, errors.New("--mode open needs --rate > 0 (target requests/s)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--mode %q is unknown: use closed or open", f.mode))
+	}
+	if changed("rate") && f.rate <= 0 && f.mode != "open" {
+		errs = append(errs, errors.New("--rate must be > 0 requests/s (omit it for closed loop)"))
+	}
+	// Flag-level problems first; the workload's own checks (pipeline 0, 0:0 …) next.
+	if err := errors.Join(errs...); err != nil {
+		return w, err
+	}
+	return w, w.WithDefaults().Validate()
+}
+
+func runLoad(cmd *cobra.Command, f loadFlags) error {
+	w, err := workloadFromFlags(cmd, f)
+	if err != nil {
+		return badInput(err)
+	}
+	switch f.stdout {
+	case "table", "json", "none":
+	default:
+		return badInput(fmt.Errorf("--stdout %q is unknown: use table, json or none", f.stdout))
+	}
+	if f.emitJob {
+		return emitJob(cmd.OutOrStdout(), f, w)
+	}
+	if err := checkAddr(f.addr, f.allowRemote); err != nil {
+		return badInput(err)
+	}
+	target := loadgen.Target{Addr: f.addr, Username: f.user, Password: f.password}
+	if target.Password == "" {
+		target.Password = os.Getenv(loadgen.PasswordEnv)
+	}
+	if target.TLS, err = tlsConfig(f); err != nil {
+		return badInput(err)
+	}
+	out := f.out
+	if out == "" {
+		out = filepath.Join("artifacts", "load-"+time.Now().UTC().Format("20060102T150405Z"))
+	}
+
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var opts loadgen.Options
+	stderr := cmd.ErrOrStderr()
+	if isTerminal(stderr) {
+		opts.Progress = func(iv loadgen.Interval) {
+			fmt.Fprintf(stderr, "\r\033[K%4ds  %9d ops/s  p50 %7.3fms  p99 %8.3fms  max %8.3fms  errors %d",
+				iv.Second+1, iv.Ops, iv.P50/1000, iv.P99/1000, iv.Max/1000, iv.Errors)
+		}
+	}
+	m, err := loadgen.Run(ctx, target, w, opts)
+	if opts.Progress != nil {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if err != nil {
+		if loadgen.IsBadInput(err) {
+			return badInput(err)
+		}
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "dfe2e: interrupted before the measured phase:", err)
+			return withCode(exitInterrupted)
+		}
+		return failed(err)
+	}
+	files, werr := m.WriteFiles(out)
+	switch f.stdout {
+	case "table":
+		_ = m.WriteTable(cmd.OutOrStdout())
+	case "json":
+		_ = m.WriteJSON(cmd.OutOrStdout())
+		_ = m.WriteTable(stderr)
+	}
+	if werr != nil {
+		return failed(fmt.Errorf("writing results: %w", werr))
+	}
+	fmt.Fprintf(stderr, "wrote %d files to %s\n", len(files), out)
+	if m.Result.Partial {
+		fmt.Fprintln(stderr, "dfe2e: interrupted: the results above are partial (result.json has \"partial\": true)")
+		return withCode(exitInterrupted)
+	}
+	return nil
+}
+
+// checkAddr keeps load on loopback (a port-forward the harness opened) unless
+// --allow-remote says this runs inside the cluster.
+func checkAddr(addr string, allowRemote bool) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return fmt.Errorf("--addr %q is not host:port (e.g. 127.0.0.1:6379)", addr)
+	}
+	if allowRemote || host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--addr %s is not a loopback address: load a port-forward on 127.0.0.1 "+
+		"(kubectl port-forward svc/<instance> <port>:6379), or pass --allow-remote inside the cluster", addr)
+}
+
+func tlsConfig(f loadFlags) (*tls.Config, error) {
+	if !f.tls && f.tlsCA == "" && f.tlsServerName == "" && !f.tlsInsecure {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: f.tlsServerName, InsecureSkipVerify: f.tlsInsecure}
+	if f.tlsCA != "" {
+		pem, err := os.ReadFile(f.tlsCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls-ca %s holds no PEM certificate", f.tlsCA)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+func emitJob(out io.Writer, f loadFlags, w loadgen.Workload) error {
+	b, err := loadgen.JobManifest(loadgen.JobSpec{
+		Namespace: f.namespace, Instance: f.instance, Image: f.image,
+		PasswordSecret: f.passwordSecret, PasswordKey: f.passKey, Workload: w,
+	})
+	if err != nil {
+		return badInput(fmt.Errorf("--emit-job: %w", err))
+	}
+	_, err = fmt.Fprintf(out, "%s\n", b)
+	return err
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

@@ -1,0 +1,156 @@
+package loadgen
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// PasswordEnv is the environment variable `dfe2e load` reads the password
+// from when --password is not given (the Job fills it from a Secret).
+const PasswordEnv = "DFE2E_REDIS_PASSWORD"
+
+// JobSpec describes the in-cluster load Job for one Dragonfly instance.
+//
+// The Job runs in the instance's own namespace because the operator's
+// NetworkPolicy admits port 6379 only from pods of that namespace.
+type JobSpec struct {
+	Namespace string // the Dragonfly's namespace
+	Instance  string // the Dragonfly's name: the operator's Service <name>:6379 points at the master
+	Image     string // an image whose entrypoint path has `dfe2e` (built locally when no registry is reachable)
+	// PasswordSecret/PasswordKey name the Secret key holding the instance's
+	// password (spec.authentication.passwordFromSecret); empty: no AUTH.
+	PasswordSecret string
+	PasswordKey    string
+	Workload       Workload
+}
+
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// JobName is the Job's name for an instance.
+func JobName(instance string) string {
+	name := "dfe2e-load-" + instance
+	if len(name) > 63 {
+		name = name[:63]
+	}
+	return name
+}
+
+// Args are the `dfe2e load` arguments for the Job's container. Results go to
+// stdout as JSON (the harness reads the pod log), the table to stderr.
+func (s JobSpec) Args() []string {
+	w := s.Workload.WithDefaults()
+	args := []string{"load",
+		"--addr", fmt.Sprintf("%s.%s.svc:6379", s.Instance, s.Namespace), "--allow-remote",
+		"--connections", strconv.Itoa(w.Connections), "--pipeline", strconv.Itoa(w.Pipeline),
+		"--ratio", fmt.Sprintf("%d:%d", w.GetRatio, w.SetRatio),
+		"--keyspace", strconv.FormatInt(w.Keyspace, 10), "--key-dist", w.KeyDist,
+		"--value-size", strconv.Itoa(w.ValueSize), "--seed", strconv.FormatInt(w.Seed, 10),
+		"--warmup", w.Warmup.String(), "--out", "/tmp/dfe2e-load", "--stdout", "json",
+	}
+	if w.TTL > 0 {
+		args = append(args, "--ttl", w.TTL.String())
+	}
+	if w.Prefill {
+		args = append(args, "--prefill")
+	}
+	if w.Requests > 0 {
+		args = append(args, "--requests", strconv.FormatInt(w.Requests, 10))
+	} else {
+		args = append(args, "--duration", w.Duration.String())
+	}
+	if w.Rate > 0 {
+		args = append(args, "--rate", strconv.FormatFloat(w.Rate, 'f', -1, 64))
+	}
+	return args
+}
+
+// JobManifest renders the batch/v1 Job as JSON (kubectl apply -f accepts it).
+// Running it and collecting its log is the cluster harness's part (issue 3).
+func JobManifest(s JobSpec) ([]byte, error) {
+	var errs []error
+	if !dnsLabel.MatchString(s.Namespace) {
+		errs = append(errs, fmt.Errorf("namespace %q is not a DNS label", s.Namespace))
+	}
+	if !dnsLabel.MatchString(s.Instance) {
+		errs = append(errs, fmt.Errorf("instance %q is not a DNS label", s.Instance))
+	}
+	if s.Image == "" {
+		errs = append(errs, errors.New("image is empty: give the locally built loadgen image (e.g. dfe2e:dev loaded into kind)"))
+	}
+	if (s.PasswordSecret == "") != (s.PasswordKey == "") {
+		errs = append(errs, errors.New("password secret and key go together: give both or neither"))
+	}
+	w := s.Workload.WithDefaults()
+	if err := w.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	// The Job may not outlive its workload by much: warmup + duration (or a generous
+	// bound for count runs) + setup time.
+	deadline := w.Warmup + w.Duration + 2*time.Minute
+	if w.Requests > 0 {
+		deadline = w.Warmup + 30*time.Minute
+	}
+	labels := map[string]string{
+		"app.kubernetes.io/name":       "dfe2e-loadgen",
+		"app.kubernetes.io/part-of":    "dragonfly-e2e",
+		"app.kubernetes.io/instance":   s.Instance,
+		"app.kubernetes.io/managed-by": "dfe2e",
+	}
+	container := map[string]any{
+		"name":            "loadgen",
+		"image":           s.Image,
+		"imagePullPolicy": "IfNotPresent",
+		"command":         []string{"dfe2e"},
+		"args":            s.Args(),
+		"resources": map[string]any{
+			"requests": map[string]string{"cpu": "1", "memory": "256Mi"},
+			"limits":   map[string]string{"memory": "1Gi"},
+		},
+		"securityContext": map[string]any{
+			"allowPrivilegeEscalation": false,
+			"readOnlyRootFilesystem":   true,
+			"runAsNonRoot":             true,
+			"runAsUser":                65532,
+			"capabilities":             map[string]any{"drop": []string{"ALL"}},
+			"seccompProfile":           map[string]string{"type": "RuntimeDefault"},
+		},
+		"volumeMounts": []map[string]string{{"name": "out", "mountPath": "/tmp"}},
+	}
+	if s.PasswordSecret != "" {
+		container["env"] = []map[string]any{{
+			"name": PasswordEnv,
+			"valueFrom": map[string]any{"secretKeyRef": map[string]string{
+				"name": s.PasswordSecret, "key": s.PasswordKey,
+			}},
+		}}
+	}
+	job := map[string]any{
+		"apiVersion": "batch/v1",
+		"kind":       "Job",
+		"metadata": map[string]any{
+			"name": JobName(s.Instance), "namespace": s.Namespace, "labels": labels,
+		},
+		"spec": map[string]any{
+			"backoffLimit":            0,
+			"activeDeadlineSeconds":   int64(deadline.Seconds()),
+			"ttlSecondsAfterFinished": 3600,
+			"template": map[string]any{
+				"metadata": map[string]any{"labels": labels},
+				"spec": map[string]any{
+					"restartPolicy":                "Never",
+					"automountServiceAccountToken": false,
+					"containers":                   []any{container},
+					"volumes":                      []map[string]any{{"name": "out", "emptyDir": map[string]any{}}},
+				},
+			},
+		},
+	}
+	return json.MarshalIndent(job, "", "  ")
+}

@@ -1,0 +1,191 @@
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+)
+
+// The hot path speaks RESP directly: commands are copied from prebuilt
+// templates with the key digits patched in, and replies are parsed in place
+// from one read buffer. Nothing here allocates per request.
+
+const (
+	keyPrefix = "key:"
+	keyDigits = 12 // as redis-benchmark's "key:__rand_int__" with -r
+	keyLen    = len(keyPrefix) + keyDigits
+)
+
+// commandTemplates holds one GET and one SET command with placeholder keys.
+type commandTemplates struct {
+	get, set       []byte
+	getKey, setKey int // offset of the 12 key digits in get / set
+}
+
+func newCommandTemplates(valueSize int, ttl time.Duration) commandTemplates {
+	key := keyPrefix + "000000000000"
+	get := fmt.Sprintf("*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", keyLen, key)
+	value := make([]byte, valueSize)
+	for i := range value {
+		value[i] = 'x'
+	}
+	args := 3
+	tail := ""
+	if ttl > 0 {
+		args = 5
+		ms := strconv.FormatInt(ttl.Milliseconds(), 10)
+		tail = fmt.Sprintf("$2\r\nPX\r\n$%d\r\n%s\r\n", len(ms), ms)
+	}
+	set := fmt.Sprintf("*%d\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n%s", args, keyLen, key, valueSize, value, tail)
+	return commandTemplates{
+		get: []byte(get), set: []byte(set),
+		getKey: len(get) - 2 - keyDigits,
+		setKey: len(fmt.Sprintf("*%d\r\n$3\r\nSET\r\n$%d\r\n%s", args, keyLen, keyPrefix)),
+	}
+}
+
+func (t *commandTemplates) appendGet(buf []byte, key uint64) []byte {
+	n := len(buf)
+	buf = append(buf, t.get...)
+	putDigits(buf[n+t.getKey:n+t.getKey+keyDigits], key)
+	return buf
+}
+
+func (t *commandTemplates) appendSet(buf []byte, key uint64) []byte {
+	n := len(buf)
+	buf = append(buf, t.set...)
+	putDigits(buf[n+t.setKey:n+t.setKey+keyDigits], key)
+	return buf
+}
+
+// keyName is the key string for index k, for go-redis callers (prefill, tests).
+func keyName(k uint64) string {
+	b := []byte(keyPrefix + "000000000000")
+	putDigits(b[len(keyPrefix):], k)
+	return string(b)
+}
+
+// putDigits writes k as zero-padded decimal into dst.
+func putDigits(dst []byte, k uint64) {
+	for i := len(dst) - 1; i >= 0; i-- {
+		dst[i] = byte('0' + k%10)
+		k /= 10
+	}
+}
+
+// replyStatus is the outcome of parsing one reply.
+type replyStatus int
+
+const (
+	replyIncomplete replyStatus = iota // need more bytes
+	replyOK                            // any non-error reply
+	replyError                         // "-ERR ..." (message returned)
+)
+
+// errProtocol marks bytes that are not a RESP reply to GET/SET.
+var errProtocol = errors.New("protocol error")
+
+// replyReader parses RESP replies from a connection without copying them out.
+type replyReader struct {
+	rd   io.Reader
+	buf  []byte
+	r, w int
+}
+
+func newReplyReader(rd io.Reader, size int) *replyReader {
+	return &replyReader{rd: rd, buf: make([]byte, size)}
+}
+
+// fill reads more bytes, keeping unparsed ones, and returns when they arrived.
+func (rr *replyReader) fill() (time.Time, error) {
+	if rr.r == rr.w {
+		rr.r, rr.w = 0, 0
+	} else if rr.w == len(rr.buf) {
+		if rr.r == 0 { // one reply larger than the buffer
+			nb := make([]byte, 2*len(rr.buf))
+			copy(nb, rr.buf[:rr.w])
+			rr.buf = nb
+		} else {
+			rr.w = copy(rr.buf, rr.buf[rr.r:rr.w])
+			rr.r = 0
+		}
+	}
+	n, err := rr.rd.Read(rr.buf[rr.w:])
+	now := time.Now()
+	rr.w += n
+	if n > 0 {
+		return now, nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return now, err
+}
+
+// next parses one reply. For replyError, msg aliases the buffer until the next fill.
+func (rr *replyReader) next() (st replyStatus, msg []byte, err error) {
+	b := rr.buf[rr.r:rr.w]
+	if len(b) == 0 {
+		return replyIncomplete, nil, nil
+	}
+	end := lineEnd(b)
+	if end < 0 {
+		if len(b) > 64*1024 { // no line end within 64 KiB: not RESP
+			return 0, nil, fmt.Errorf("%w: no line end in %d bytes", errProtocol, len(b))
+		}
+		return replyIncomplete, nil, nil
+	}
+	switch b[0] {
+	case '+', ':', '_', ',', '#':
+		rr.r += end + 2
+		return replyOK, nil, nil
+	case '-':
+		rr.r += end + 2
+		return replyError, b[1:end], nil
+	case '$':
+		n, ok := parseLen(b[1:end])
+		if !ok {
+			return 0, nil, fmt.Errorf("%w: bad bulk length %q", errProtocol, b[1:end])
+		}
+		if n < 0 {
+			rr.r += end + 2
+			return replyOK, nil, nil
+		}
+		total := end + 2 + n + 2
+		if len(b) < total {
+			return replyIncomplete, nil, nil
+		}
+		rr.r += total
+		return replyOK, nil, nil
+	default:
+		return 0, nil, fmt.Errorf("%w: unexpected reply type %q", errProtocol, b[0])
+	}
+}
+
+func lineEnd(b []byte) int {
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] == '\r' && b[i+1] == '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+func parseLen(b []byte) (int, bool) {
+	if len(b) == 2 && b[0] == '-' && b[1] == '1' {
+		return -1, true
+	}
+	if len(b) == 0 || len(b) > 10 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}

@@ -23,12 +23,12 @@ h3{font-size:15px;margin:18px 0 6px}
 .b-passed{background:#dff3e0;color:#14591b}.b-none{background:#eee;color:#444}
 table{border-collapse:collapse;margin:6px 0 12px;font-size:13px}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f6f6f6} td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f6f6f6} td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .pill{display:inline-block;border-radius:10px;padding:1px 8px;font-size:12px;font-weight:600;white-space:nowrap}
 .s-passed{background:#dff3e0;color:#14591b}.s-failed{background:#fde2e2;color:#8a1010}
 .s-blocked{background:#fff0cc;color:#7a4d00}.s-skipped{background:#eee;color:#555}
 .warn{border-left:4px solid #e0a000;background:#fffaf0;padding:8px 12px;margin:8px 0}
-.charts{display:flex;flex-wrap:wrap;gap:12px}
+.charts{display:flex;flex-wrap:wrap;gap:10px}
 .chart{border:1px solid #eee;background:#fff}
 details{font-size:12px;color:#555} .muted{color:#666;font-size:12px}
 `

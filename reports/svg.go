@@ -35,8 +35,8 @@ type chart struct {
 var palette = []string{"#1f6fb4", "#d62728", "#2a9d2a", "#8a4fc2", "#e07b00", "#7f5539", "#d4509e", "#1a9fb0"}
 
 const (
-	chartW, chartH                  = 620, 300
-	padL, padR, padT, padB          = 72, 16, 30, 44
+	chartW, chartH                  = 405, 290
+	padL, padR, padT, padB          = 60, 28, 30, 44
 	legendLine                      = 16
 	plotW, plotH                    = chartW - padL - padR, chartH - padT - padB
 	gridColor, axisColor, textColor = "#e3e3e3", "#777", "#222"
@@ -58,7 +58,7 @@ func (c chart) svg() string {
 			n++
 		}
 	}
-	legendH := legendLine * ((len(c.series) + 2) / 3)
+	legendH := legendLine * ((len(c.series) + 1) / 2)
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="chart" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">`, chartW, chartH+legendH, chartW, chartH+legendH, html.EscapeString(c.title))
 	fmt.Fprintf(&b, `<text x="%d" y="18" %s font-size="14" font-weight="600" fill="%s">%s</text>`, padL, fontCSS, textColor, html.EscapeString(c.title))
@@ -67,7 +67,7 @@ func (c chart) svg() string {
 		return b.String()
 	}
 	if len(c.xticks) > 0 {
-		xmin = math.Min(xmin, c.xticks[0].v)
+		xmin = math.Min(xmin, 1) // the axis starts at p=0
 		xmax = math.Max(xmax, c.xticks[0].v*10)
 	}
 	if c.yzero && !c.ylog {
@@ -86,8 +86,9 @@ func (c chart) svg() string {
 			continue
 		}
 		x := xs.at(t.v)
+		anchor := "middle" // padR leaves room for half a label at the right edge
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s"/>`, x, padT, x, padT+plotH, gridColor)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" %s font-size="11" text-anchor="middle" fill="%s">%s</text>`, x, padT+plotH+15, fontCSS, textColor, html.EscapeString(t.label))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" %s font-size="11" text-anchor="%s" fill="%s">%s</text>`, x, padT+plotH+15, fontCSS, anchor, textColor, html.EscapeString(t.label))
 	}
 	for _, t := range ys.ticks(c.yfmt) {
 		y := ys.at(t.v)
@@ -118,10 +119,10 @@ func (c chart) svg() string {
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.8"%s points="%s"><title>%s</title></polyline>`, s.color, dash, strings.Join(pts, " "), html.EscapeString(s.name))
 	}
 
-	// Legend, three entries a row under the plot.
+	// Legend, two entries a row under the plot.
 	for i, s := range c.series {
-		x := padL + (i%3)*(plotW/3)
-		y := chartH + (i/3)*legendLine + 2
+		x := padL + (i%2)*(plotW/2)
+		y := chartH + (i/2)*legendLine + 2
 		dash := ""
 		if s.dash {
 			dash = ` stroke-dasharray="6 4"`
@@ -202,7 +203,7 @@ func niceStep(raw float64) float64 {
 }
 
 // percentileTicks label the 1/(1-p) axis the way HdrHistogram plots do.
-var percentileTicks = []tick{{1, "0%"}, {2, "50%"}, {10, "90%"}, {100, "99%"}, {1e3, "99.9%"}, {1e4, "99.99%"}, {1e5, "99.999%"}, {1e6, "99.9999%"}}
+var percentileTicks = []tick{{2, "50%"}, {10, "90%"}, {100, "99%"}, {1e3, "99.9%"}, {1e4, "99.99%"}, {1e5, "99.999%"}, {1e6, "99.9999%"}}
 
 // latencyAxis returns the y formatting and whether to use a log axis: log when
 // the values span more than two decades (a stall would flatten the rest).
@@ -215,5 +216,16 @@ func latencyAxis(series []series) (bool, func(float64) string) {
 			}
 		}
 	}
-	return hi/lo > 100, func(v float64) string { return FormatValue(v, "µs") }
+	return hi/lo > 100, latencyTick
+}
+
+// latencyTick is a compact axis label: "500 µs", "1.5 ms", "100 ms", "1 s".
+func latencyTick(us float64) string {
+	switch {
+	case us >= 1e6:
+		return fmt.Sprintf("%.3g s", us/1e6)
+	case us >= 1e3:
+		return fmt.Sprintf("%.3g ms", us/1e3)
+	}
+	return fmt.Sprintf("%.3g µs", us)
 }

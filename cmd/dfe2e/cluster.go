@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/preflight"
 )
 
@@ -29,6 +30,26 @@ func init() {
 			return hostErr(err)
 		},
 	})
+	var offline bool
+	imagesCmd := &cobra.Command{
+		Use:   "images",
+		Short: "Print the node image to use, building it offline (cached by content) when no registry is reachable",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			eng, err := preflight.Ensure(cmd.Context(), preflight.Options{Logf: progress})
+			if err != nil {
+				return hostErr(err)
+			}
+			set, err := images.Resolve(cmd.Context(), eng.Docker, offline, progress)
+			if err != nil {
+				return err
+			}
+			fmt.Println(set.NodeImage)
+			return nil
+		},
+	}
+	imagesCmd.Flags().BoolVar(&offline, "offline", false, "build every image locally even if a registry is reachable")
+	cl.AddCommand(imagesCmd)
 	root.AddCommand(cl)
 }
 

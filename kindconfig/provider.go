@@ -1,0 +1,291 @@
+package kindconfig
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/kind/pkg/cluster"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
+	kindlog "sigs.k8s.io/kind/pkg/log"
+)
+
+// Kind is the part of *cluster.Provider this package uses (a fake in tests).
+type Kind interface {
+	Create(name string, options ...cluster.CreateOption) error
+	Delete(name, explicitKubeconfigPath string) error
+	List() ([]string, error)
+	ListNodes(name string) ([]nodes.Node, error)
+	CollectLogs(name, dir string) error
+}
+
+// Logf receives progress lines.
+type Logf func(format string, args ...any)
+
+// Options configure a Cluster.
+type Options struct {
+	Name       string // kind cluster name (default DefaultClusterName)
+	NodeImage  string
+	Offline    bool   // node image built offline: bridge CNI instead of kindnetd
+	Kubeconfig string // where the cluster's kubeconfig is written
+	Reuse      bool   // use an existing cluster of that name instead of failing
+	Logf       Logf
+	// ReadyTimeout bounds kind's wait for the control plane to be Ready.
+	ReadyTimeout time.Duration
+	// CancelGrace bounds how long a cancelled create may take to stop before
+	// cleanup gives up and prints the removal command.
+	CancelGrace time.Duration
+	// Docker is the docker client binary (for image saves and cleanup).
+	Docker string
+}
+
+// Cluster is one kind cluster managed by this run.
+type Cluster struct {
+	o       Options
+	kind    Kind
+	created bool // created by this run (so deleted by it)
+}
+
+// New returns a Cluster on the kind library with the docker provider.
+func New(o Options) *Cluster {
+	return NewWithKind(o, cluster.NewProvider(cluster.ProviderWithDocker(), cluster.ProviderWithLogger(logger{o.logf()})))
+}
+
+// NewWithKind returns a Cluster on any Kind implementation.
+func NewWithKind(o Options, k Kind) *Cluster {
+	if o.Name == "" {
+		o.Name = DefaultClusterName
+	}
+	if o.CancelGrace == 0 {
+		o.CancelGrace = 90 * time.Second
+	}
+	if o.Docker == "" {
+		o.Docker = "docker"
+	}
+	return &Cluster{o: o, kind: k}
+}
+
+func (o Options) logf() Logf {
+	if o.Logf == nil {
+		return func(string, ...any) {}
+	}
+	return o.Logf
+}
+
+// Name is the kind cluster name.
+func (c *Cluster) Name() string { return c.o.Name }
+
+// Kubeconfig is the path of the cluster's kubeconfig.
+func (c *Cluster) Kubeconfig() string { return c.o.Kubeconfig }
+
+// Created reports whether this run created the cluster.
+func (c *Cluster) Created() bool { return c.created }
+
+// CleanupCommand is the one command that removes what a run may leave behind.
+func (c *Cluster) CleanupCommand() string {
+	return fmt.Sprintf("docker rm -f -v $(docker ps -aq --filter label=io.x-k8s.kind.cluster=%s)", c.o.Name)
+}
+
+// ErrExists is returned when the cluster exists and reuse was not asked for.
+var ErrExists = errors.New("kind cluster already exists")
+
+// Create creates the cluster (or reuses it with Options.Reuse). When ctx is
+// cancelled mid-create the partly created nodes are removed before it returns.
+// keepOnFailure keeps the nodes of a failed create for inspection.
+func (c *Cluster) Create(ctx context.Context, keepOnFailure bool) error {
+	logf := c.o.logf()
+	existing, err := c.kind.List()
+	if err != nil {
+		return fmt.Errorf("listing kind clusters (is the Docker engine running?): %w", err)
+	}
+	for _, n := range existing {
+		if n != c.o.Name {
+			continue
+		}
+		if !c.o.Reuse {
+			return fmt.Errorf("%w: %q; delete it (dfe2e cluster delete --name %s) or pass --reuse-cluster", ErrExists, c.o.Name, c.o.Name)
+		}
+		logf("reusing existing kind cluster %q", c.o.Name)
+		return c.writeKubeconfig()
+	}
+	start := time.Now()
+	logf("creating kind cluster %q from %s", c.o.Name, c.o.NodeImage)
+	ready := c.o.ReadyTimeout
+	if ready == 0 {
+		ready = 5 * time.Minute
+	}
+	done := make(chan error, 1)
+	c.created = true
+	go func() {
+		done <- c.kind.Create(c.o.Name,
+			cluster.CreateWithV1Alpha4Config(ClusterConfig(c.o.Offline)),
+			cluster.CreateWithNodeImage(c.o.NodeImage),
+			cluster.CreateWithRetain(keepOnFailure),
+			cluster.CreateWithWaitForReady(ready),
+			cluster.CreateWithKubeconfigPath(c.o.Kubeconfig),
+			cluster.CreateWithDisplayUsage(false),
+			cluster.CreateWithDisplaySalutation(false),
+		)
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			if !keepOnFailure {
+				c.created = false // kind removed the nodes itself (retain=false)
+			}
+			return fmt.Errorf("creating kind cluster %q: %w", c.o.Name, err)
+		}
+		logf("kind cluster %q ready in %s (kubeconfig: %s)", c.o.Name, time.Since(start).Round(time.Second), c.o.Kubeconfig)
+		return nil
+	case <-ctx.Done():
+		logf("interrupted while creating kind cluster %q: removing its nodes", c.o.Name)
+		return errors.Join(ctx.Err(), c.abortCreate(done))
+	}
+}
+
+// abortCreate removes the nodes while kind's create (not cancellable) is still
+// running: delete, wait for create to fail on the missing nodes, delete again.
+func (c *Cluster) abortCreate(done <-chan error) error {
+	_ = c.kind.Delete(c.o.Name, c.o.Kubeconfig)
+	t := time.NewTimer(c.o.CancelGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		return fmt.Errorf("kind create of %q did not stop within %s; remove what is left with: %s", c.o.Name, c.o.CancelGrace, c.CleanupCommand())
+	}
+	if err := c.kind.Delete(c.o.Name, c.o.Kubeconfig); err != nil {
+		return fmt.Errorf("deleting cluster %q: %w; remove what is left with: %s", c.o.Name, err, c.CleanupCommand())
+	}
+	c.created = false
+	return nil
+}
+
+// Delete deletes the cluster and its kubeconfig file.
+func (c *Cluster) Delete() error {
+	start := time.Now()
+	if err := c.kind.Delete(c.o.Name, c.o.Kubeconfig); err != nil {
+		return fmt.Errorf("deleting kind cluster %q: %w; or run: %s", c.o.Name, err, c.CleanupCommand())
+	}
+	if c.o.Kubeconfig != "" {
+		_ = os.Remove(c.o.Kubeconfig)
+	}
+	c.created = false
+	c.o.logf()("deleted kind cluster %q in %s", c.o.Name, time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+// ExportLogs collects node logs (journal, containerd, pods) into dir.
+func (c *Cluster) ExportLogs(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return c.kind.CollectLogs(c.o.Name, dir)
+}
+
+func (c *Cluster) writeKubeconfig() error {
+	p, ok := c.kind.(*cluster.Provider)
+	if !ok || c.o.Kubeconfig == "" {
+		return nil
+	}
+	return p.ExportKubeConfig(c.o.Name, c.o.Kubeconfig, false)
+}
+
+// LoadImages copies images from the local engine into every node.
+func (c *Cluster) LoadImages(ctx context.Context, refs ...string) error {
+	for _, ref := range refs {
+		cmd := exec.CommandContext(ctx, c.o.Docker, "save", ref)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return err
+		}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		lerr := c.loadArchive(out, ref)
+		werr := cmd.Wait()
+		if werr != nil {
+			return fmt.Errorf("docker save %s: %w: %s (is the image in the local engine? docker images %s)", ref, werr, stderr.String(), ref)
+		}
+		if lerr != nil {
+			return lerr
+		}
+	}
+	return nil
+}
+
+// LoadArchives loads image archives (`docker save` or OCI tarballs) into
+// every node: the air-gapped path, no engine image store needed.
+func (c *Cluster) LoadArchives(paths ...string) error {
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("image archive: %w", err)
+		}
+		err = c.loadArchive(f, p)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) loadArchive(r io.Reader, what string) error {
+	ns, err := c.kind.ListNodes(c.o.Name)
+	if err != nil {
+		return err
+	}
+	if len(ns) != 1 {
+		// A stream can be read once; this tier runs a single node.
+		return fmt.Errorf("loading %s: expected one node in cluster %q, found %d", what, c.o.Name, len(ns))
+	}
+	start := time.Now()
+	if err := nodeutils.LoadImageArchive(ns[0], r); err != nil {
+		return fmt.Errorf("loading %s into node %s: %w", what, ns[0].String(), err)
+	}
+	c.o.logf()("loaded %s into %s in %s", what, ns[0].String(), time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+// Node runs commands on the control-plane node.
+func (c *Cluster) Node() (nodes.Node, error) {
+	ns, err := c.kind.ListNodes(c.o.Name)
+	if err != nil {
+		return nil, err
+	}
+	if len(ns) == 0 {
+		return nil, fmt.Errorf("kind cluster %q has no nodes", c.o.Name)
+	}
+	return ns[0], nil
+}
+
+// logger forwards kind's status lines to Logf.
+type logger struct{ logf Logf }
+
+func (l logger) Warn(m string)                        { l.logf("kind: %s", m) }
+func (l logger) Warnf(f string, a ...any)             { l.logf("kind: "+f, a...) }
+func (l logger) Error(m string)                       { l.logf("kind: %s", m) }
+func (l logger) Errorf(f string, a ...any)            { l.logf("kind: "+f, a...) }
+func (l logger) V(v kindlog.Level) kindlog.InfoLogger { return infoLogger{l, v == 0} }
+
+type infoLogger struct {
+	l  logger
+	on bool
+}
+
+func (i infoLogger) Enabled() bool { return i.on }
+func (i infoLogger) Info(m string) {
+	if i.on && strings.TrimSpace(m) != "" {
+		i.l.logf("kind: %s", strings.TrimSpace(m))
+	}
+}
+func (i infoLogger) Infof(f string, a ...any) { i.Info(fmt.Sprintf(f, a...)) }

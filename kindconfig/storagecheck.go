@@ -1,0 +1,133 @@
+package kindconfig
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
+)
+
+// kubectl runs kubectl with the admin kubeconfig on the node (the node
+// carries the matching kubectl; the host needs none).
+func kubectl(ctx context.Context, n nodes.Node, stdin []byte, args ...string) (string, error) {
+	var out bytes.Buffer
+	cmd := n.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig=/etc/kubernetes/admin.conf"}, args...)...)
+	if stdin != nil {
+		cmd.SetStdin(bytes.NewReader(stdin))
+	}
+	cmd.SetStdout(&out)
+	cmd.SetStderr(&out)
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(out.String()))
+	}
+	return out.String(), nil
+}
+
+// EnsureStorage installs local-path-provisioner with the default
+// StorageClass local-path (idempotent), removes the default mark from kind's
+// own "standard" class when present, and waits for the provisioner.
+func (c *Cluster) EnsureStorage(ctx context.Context, img StorageImages) error {
+	n, err := c.Node()
+	if err != nil {
+		return err
+	}
+	if _, err := kubectl(ctx, n, StorageManifest(img), "apply", "-f", "-"); err != nil {
+		return err
+	}
+	if out, err := kubectl(ctx, n, nil, "get", "storageclass", "-o", "name"); err == nil && strings.Contains(out, "storageclass.storage.k8s.io/standard") {
+		if _, err := kubectl(ctx, n, nil, "annotate", "storageclass", "standard", "--overwrite", "storageclass.kubernetes.io/is-default-class=false"); err != nil {
+			return err
+		}
+	}
+	_, err = wait.For(ctx, "Deployment local-path-storage/local-path-provisioner to be Available", wait.DeploymentAvailable, func(ctx context.Context) (bool, string, error) {
+		out, _ := kubectl(ctx, n, nil, "-n", "local-path-storage", "get", "deployment", "local-path-provisioner", "-o", "jsonpath={.status.availableReplicas}")
+		return strings.TrimSpace(out) == "1", "availableReplicas=" + strings.TrimSpace(out), nil
+	})
+	return err
+}
+
+// CheckStorage verifies the guide's prerequisite and that a claim on the
+// default class binds: StorageClass local-path exists and is the default, and
+// a PVC without storageClassName, used by a pod, becomes Bound on local-path.
+func (c *Cluster) CheckStorage(ctx context.Context, helperImage string) error {
+	n, err := c.Node()
+	if err != nil {
+		return err
+	}
+	out, err := kubectl(ctx, n, nil, "get", "storageclass", StorageClassName, "-o", `jsonpath={.metadata.annotations.storageclass\.kubernetes\.io/is-default-class}`)
+	if err != nil {
+		return fmt.Errorf("StorageClass %s missing (the install guide's prerequisite `kubectl get storageclass %s` fails): %w", StorageClassName, StorageClassName, err)
+	}
+	if strings.TrimSpace(out) != "true" {
+		return fmt.Errorf("StorageClass %s is not the default class (is-default-class=%q)", StorageClassName, strings.TrimSpace(out))
+	}
+	ns := fmt.Sprintf("dfe2e-pvc-check-%d", time.Now().Unix())
+	manifest := fmt.Sprintf(pvcCheckManifest, ns, ns, ns, helperImage)
+	defer func() {
+		c2, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, _ = kubectl(c2, n, nil, "delete", "namespace", ns, "--wait=false")
+	}()
+	if _, err := kubectl(ctx, n, []byte(manifest), "apply", "-f", "-"); err != nil {
+		return err
+	}
+	var class string
+	_, err = wait.For(ctx, "PVC "+ns+"/data on the default StorageClass to be Bound", wait.PVCBound, func(ctx context.Context) (bool, string, error) {
+		out, _ := kubectl(ctx, n, nil, "-n", ns, "get", "pvc", "data", "-o", "jsonpath={.status.phase} {.spec.storageClassName}")
+		f := strings.Fields(out)
+		if len(f) == 2 {
+			class = f[1]
+		}
+		return len(f) == 2 && f[0] == "Bound", strings.TrimSpace(out), nil
+	})
+	if err != nil {
+		return err
+	}
+	if class != StorageClassName {
+		return fmt.Errorf("PVC %s/data bound on StorageClass %q, want the default %q", ns, class, StorageClassName)
+	}
+	return nil
+}
+
+const pvcCheckManifest = `apiVersion: v1
+kind: Namespace
+metadata:
+  name: %s
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: data
+  namespace: %s
+spec:
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests:
+      storage: 16Mi
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: writer
+  namespace: %s
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: writer
+    image: %s
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, "echo ok > /data/probe && cat /data/probe"]
+    volumeMounts:
+    - name: data
+      mountPath: /data
+  volumes:
+  - name: data
+    persistentVolumeClaim:
+      claimName: data
+`

@@ -197,3 +197,55 @@ func TestMaterializeWritesKustomizeRoot(t *testing.T) {
 		}
 	}
 }
+
+// The permission list must match what upstream's own manager ClusterRole
+// grants at each pinned version: a drift means the list (used by the RBAC
+// lint rule and the rbac suite) is stale.
+func TestManagerPermissionsMatchUpstreamRole(t *testing.T) {
+	src := sourceDir(t)
+	for _, v := range Versions() {
+		b, err := Render(context.Background(), v, SourceOptions{Override: src})
+		if err != nil {
+			t.Fatal(err)
+		}
+		granted := map[string]map[string]bool{}
+		for _, o := range b.Objects {
+			if o.GetKind() != "ClusterRole" || o.GetName() != ManagerClusterRoleName {
+				continue
+			}
+			rules, _ := o.Object["rules"].([]any)
+			for _, r := range rules {
+				rm := r.(map[string]any)
+				for _, g := range rm["apiGroups"].([]any) {
+					for _, res := range rm["resources"].([]any) {
+						key := g.(string) + "/" + res.(string)
+						if granted[key] == nil {
+							granted[key] = map[string]bool{}
+						}
+						for _, verb := range rm["verbs"].([]any) {
+							granted[key][verb.(string)] = true
+						}
+					}
+				}
+			}
+		}
+		needed := map[string]bool{}
+		for _, p := range ManagerPermissions(v) {
+			key := p.Group + "/" + p.Resource
+			needed[key] = true
+			for _, verb := range p.Verbs {
+				if !granted[key][verb] {
+					t.Errorf("%s: listed need %s %s is not granted by upstream's %s", v, verb, key, ManagerClusterRoleName)
+				}
+			}
+		}
+		for key := range granted {
+			if !needed[key] {
+				t.Errorf("%s: upstream grants %s, which ManagerPermissions does not list", v, key)
+			}
+		}
+	}
+	if CompareVersions("v1.10.0", "v1.6.0") != 1 || CompareVersions("v1.6.0", "v1.6.0") != 0 || !IsVersion("v1.6.1") || IsVersion("latest") {
+		t.Error("version comparison is wrong")
+	}
+}

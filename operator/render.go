@@ -94,11 +94,16 @@ func Build(fsys filesys.FileSystem, dir string) ([]*unstructured.Unstructured, [
 	}
 	objs := make([]*unstructured.Unstructured, 0, m.Size())
 	for _, r := range m.Resources() {
-		obj, err := r.Map()
+		// Through JSON so numbers are int64/float64, as unstructured expects.
+		js, err := r.MarshalJSON()
 		if err != nil {
 			return nil, nil, err
 		}
-		objs = append(objs, &unstructured.Unstructured{Object: obj})
+		obj := &unstructured.Unstructured{}
+		if err := obj.UnmarshalJSON(js); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", r.CurId(), err)
+		}
+		objs = append(objs, obj)
 	}
 	return objs, yml, nil
 }

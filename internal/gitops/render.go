@@ -242,7 +242,15 @@ func decodeFile(mem filesys.FileSystem, f string) ([]*unstructured.Unstructured,
 		if _, ok := m["kind"].(string); !ok {
 			continue
 		}
-		out = append(out, &unstructured.Unstructured{Object: m})
+		js, err := yaml.YAMLToJSON(doc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: document %d: %w", name, i+1, err)
+		}
+		obj := &unstructured.Unstructured{}
+		if err := obj.UnmarshalJSON(js); err != nil {
+			return nil, fmt.Errorf("%s: document %d: %w", name, i+1, err)
+		}
+		out = append(out, obj)
 	}
 }
 
@@ -283,11 +291,16 @@ func build(mem filesys.FileSystem, k *Kustomization) error {
 		return fmt.Errorf("Flux Kustomization %s (%s): kustomize build of %s failed: %s", k.Key(), k.Origin, kustFileName(mem, dir), trimRoot(err.Error()))
 	}
 	for _, r := range m.Resources() {
-		obj, err := r.Map()
+		// Through JSON so numbers are int64/float64, as unstructured expects.
+		js, err := r.MarshalJSON()
 		if err != nil {
 			return fmt.Errorf("Flux Kustomization %s: %w", k.Key(), err)
 		}
-		k.Objects = append(k.Objects, &unstructured.Unstructured{Object: obj})
+		obj := &unstructured.Unstructured{}
+		if err := obj.UnmarshalJSON(js); err != nil {
+			return fmt.Errorf("Flux Kustomization %s: %s: %w", k.Key(), r.CurId(), err)
+		}
+		k.Objects = append(k.Objects, obj)
 	}
 	return nil
 }

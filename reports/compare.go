@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
 )
@@ -27,7 +27,10 @@ const (
 
 // Delta is the comparison of one metric.
 type Delta struct {
-	Name      string    `json:"name"`
+	Name string `json:"name"`
+	// Scenario and Kind are set for load-derived metrics (the table groups by scenario).
+	Scenario  string    `json:"scenario,omitempty"`
+	Kind      string    `json:"kind,omitempty"`
 	Unit      string    `json:"unit"`
 	Better    Better    `json:"better"`
 	Base      []float64 `json:"base,omitempty"`
@@ -134,7 +137,7 @@ func Compare(base, run []Metric, t Thresholds) (Comparison, error) {
 		seen[b.Name] = true
 		r, ok := runBy[b.Name]
 		if !ok {
-			c.Deltas = append(c.Deltas, Delta{Name: b.Name, Unit: b.Unit, Better: b.Better, Base: b.Values, BaseValue: median(b.Values),
+			c.Deltas = append(c.Deltas, Delta{Name: b.Name, Scenario: b.Scenario, Kind: b.Kind, Unit: b.Unit, Better: b.Better, Base: b.Values, BaseValue: median(b.Values),
 				Outcome: OnlyInBase, Reason: fmt.Sprintf("%s is in the baseline but not in the run; not judged", b.Name)})
 			continue
 		}
@@ -150,7 +153,7 @@ func Compare(base, run []Metric, t Thresholds) (Comparison, error) {
 	}
 	for _, r := range run {
 		if !seen[r.Name] {
-			c.Deltas = append(c.Deltas, Delta{Name: r.Name, Unit: r.Unit, Better: r.Better, Run: r.Values, RunValue: median(r.Values),
+			c.Deltas = append(c.Deltas, Delta{Name: r.Name, Scenario: r.Scenario, Kind: r.Kind, Unit: r.Unit, Better: r.Better, Run: r.Values, RunValue: median(r.Values),
 				Outcome: OnlyInRun, Reason: fmt.Sprintf("%s is new in the run (no baseline); not judged", r.Name)})
 		}
 	}
@@ -160,8 +163,8 @@ func Compare(base, run []Metric, t Thresholds) (Comparison, error) {
 	return c, nil
 }
 
-func judge(b, r Metric, t Thresholds) Delta {
-	d := Delta{Name: b.Name, Unit: b.Unit, Better: b.Better, Base: b.Values, Run: r.Values,
+func judge(b, r Metric, t Thresholds) (d Delta) {
+	d = Delta{Name: b.Name, Scenario: b.Scenario, Kind: b.Kind, Unit: b.Unit, Better: b.Better, Base: b.Values, Run: r.Values,
 		BaseValue: median(b.Values), RunValue: median(r.Values)}
 	d.ThresholdPct, d.ThresholdKey = t.For(b)
 	switch {
@@ -192,7 +195,12 @@ func judge(b, r Metric, t Thresholds) Delta {
 			noise = fmt.Sprintf("within noise (Mann-Whitney p=%s, %s)", fmtP(mw.P), runs)
 		}
 	}
-	move := fmt.Sprintf("%s %s %s (%s → %s)", d.Name, verb(d.ChangePct), absPct(d.ChangePct), FormatValue(d.BaseValue, d.Unit), FormatValue(d.RunValue, d.Unit))
+	label, where := d.Name, ""
+	if d.Kind != "" && d.Scenario != "" {
+		label, where = d.Kind, " ["+d.Scenario+"]"
+	}
+	defer func() { d.Reason += where }()
+	move := fmt.Sprintf("%s %s %s (%s → %s)", label, verb(d.ChangePct), absPct(d.ChangePct), FormatValue(d.BaseValue, d.Unit), FormatValue(d.RunValue, d.Unit))
 	thr := fmt.Sprintf("the %g%% threshold", d.ThresholdPct)
 	switch {
 	case d.WorsePct > d.ThresholdPct && significant:
@@ -215,9 +223,19 @@ func judge(b, r Metric, t Thresholds) Delta {
 // regression and the gate's verdict.
 func (c Comparison) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "baseline: %s\nrun:      %s\n%s\n\n", c.Baseline, c.Run, c.Thresholds.Describe())
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "METRIC\tBASELINE\tRUN\tCHANGE\tTHRESHOLD\tMANN-WHITNEY p\tVERDICT")
+	// Rows are grouped by load scenario; a scenario's name heads its rows.
+	rows := [][]string{{"METRIC", "BASELINE", "RUN", "CHANGE", "THRESHOLD", "MANN-WHITNEY p", "VERDICT"}}
+	var headers []string // per row: a scenario heading printed before it, or ""
+	headers = append(headers, "")
+	scenario := ""
 	for _, d := range c.Deltas {
+		name, head := d.Name, ""
+		if d.Scenario != "" && d.Kind != "" {
+			if d.Scenario != scenario {
+				head, scenario = d.Scenario+":", d.Scenario
+			}
+			name = "  " + d.Kind
+		}
 		p := "n/a (too few runs)"
 		if d.Test != nil {
 			p = fmtP(d.Test.P)
@@ -239,17 +257,49 @@ func (c Comparison) WriteText(w io.Writer) {
 		} else {
 			p = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Name, base, run, change, thr, p, d.Outcome)
+		rows = append(rows, []string{name, base, run, change, thr, p, string(d.Outcome)})
+		headers = append(headers, head)
 	}
-	tw.Flush()
+	width := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, cell := range r {
+			width[i] = max(width[i], utf8.RuneCountInString(cell))
+		}
+	}
+	for i, r := range rows {
+		if headers[i] != "" {
+			fmt.Fprintln(w, headers[i])
+		}
+		var line strings.Builder
+		for j, cell := range r {
+			line.WriteString(cell)
+			if j < len(r)-1 {
+				line.WriteString(strings.Repeat(" ", width[j]-utf8.RuneCountInString(cell)+2))
+			}
+		}
+		fmt.Fprintln(w, line.String())
+	}
 	fmt.Fprintln(w)
 	if c.ThresholdOnly {
 		fmt.Fprintln(w, "note: some metrics have too few repetitions to measure noise; they were judged on the threshold only (run each side 4+ times for a significance test).")
 	}
+	noted := map[string]bool{}
 	for _, d := range c.Deltas {
-		if d.Outcome == OnlyInBase {
-			fmt.Fprintln(w, "note:", d.Reason)
+		if d.Outcome != OnlyInBase && d.Outcome != OnlyInRun {
+			continue
 		}
+		if d.Scenario != "" {
+			if !noted[d.Scenario] {
+				where := "in the baseline but not in the run"
+				if d.Outcome == OnlyInRun {
+					where = "new in the run (no baseline)"
+				}
+				fmt.Fprintf(w, "note: scenario %q is %s; not judged\n", d.Scenario, where)
+			}
+			noted[d.Scenario] = true
+			continue
+		}
+		fmt.Fprintln(w, "note:", d.Reason)
 	}
 	regs := c.Regressions()
 	if len(regs) == 0 {

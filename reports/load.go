@@ -134,17 +134,13 @@ var loadKinds = []struct {
 }
 
 // LoadMetrics derives one metric per kind (ops/s, p50, p99, p99.9) per
-// scenario, one value per repetition. With a single scenario the names are
-// the bare kinds; with several they are "<scenario>: <kind>".
+// scenario, one value per repetition, named "<scenario>: <kind>" so that a
+// baseline and a run match scenario by scenario whatever else they hold.
 func LoadMetrics(scenarios []LoadScenario) []Metric {
 	var out []Metric
 	for _, sc := range scenarios {
 		for _, k := range loadKinds {
-			name := k.kind
-			if len(scenarios) > 1 {
-				name = sc.Name + ": " + k.kind
-			}
-			m := Metric{Name: name, Unit: k.unit, Better: k.better, Kind: k.kind}
+			m := Metric{Name: sc.Name + ": " + k.kind, Unit: k.unit, Better: k.better, Kind: k.kind, Scenario: sc.Name}
 			for _, run := range sc.Runs {
 				m.Values = append(m.Values, k.value(run))
 			}

@@ -187,6 +187,8 @@ type Metric struct {
 	// Kind groups metrics for default thresholds: "ops/s", "p50", "p99", "p99.9"
 	// for load-derived metrics; empty for free-form ones.
 	Kind string `json:"kind,omitempty"`
+	// Scenario is the load scenario a load-derived metric belongs to.
+	Scenario string `json:"scenario,omitempty"`
 }
 
 // Validate rejects a metric compare could not judge.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/verdict"
+	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
 	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
 	rt "github.com/dragonfly-e2e/dragonfly-e2e/reports/reportstest"
 )
@@ -251,4 +252,31 @@ func checkRow(t *testing.T, file, row string) int {
 		t.Errorf("%s: a row naming the blocked spec does not say blocked: %s", file, row)
 	}
 	return 1
+}
+
+// A run holding one scenario compares against a baseline report holding
+// several: metrics match scenario by scenario.
+func TestCompareMatchesScenariosAcrossReports(t *testing.T) {
+	base := fixtureReport(t, false) // closed loop ×2 and open loop ×1
+	slowOpen := rt.Load(rt.LoadOptions{Seed: 3, OpsPerSec: 20e3, P50Micros: 400, OpenLoop: true})
+	run := reports.LoadMetrics(reports.GroupScenarios([]loadgen.Result{slowOpen}))
+	c, err := reports.Compare(base.AllMetrics(), run, reports.DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var regressed, missing int
+	for _, d := range c.Deltas {
+		switch d.Outcome {
+		case reports.Regressed:
+			regressed++
+			if !strings.Contains(d.Reason, "open loop") {
+				t.Errorf("reason must name the scenario: %s", d.Reason)
+			}
+		case reports.OnlyInBase:
+			missing++
+		}
+	}
+	if regressed == 0 || missing != 5 { // 4 closed-loop metrics + the free-form RTO
+		t.Fatalf("want the open-loop p50 regression judged and the closed-loop scenario noted missing; got %d regressed, %d missing", regressed, missing)
+	}
 }

@@ -37,9 +37,12 @@ test-api: ## install/rbac/admission suites against a real kube-apiserver + etcd 
 	    -ginkgo.label-filter='install || rbac || admission || selftest' \
 	    -ginkgo.json-report=$(ARTIFACTS)/api-tier.json -ginkgo.junit-report=$(ARTIFACTS)/api-tier.junit.xml
 
-e2e: ## the main job: kind cluster, suites, reports (see README)
-	@echo "make e2e: the kind cluster tier is not implemented yet (issue 3); running the API tier instead" >&2
-	$(MAKE) test-api
+# E2E_FLAGS: extra `dfe2e e2e` flags, e.g. --offline, --keep-cluster, --keep-on-failure,
+# --reuse-cluster, --image-archive=FILE (see `bin/dfe2e e2e --help`).
+E2E_FLAGS ?=
+e2e: ## the main job: preflight, images (built offline when no registry), kind + local-path, install/RBAC/admission suites, reports
+	$(GO) build -o bin/dfe2e ./cmd/dfe2e
+	exec ./bin/dfe2e e2e --artifacts $(ARTIFACTS) $(E2E_FLAGS)
 
 lint: ## gofmt + go vet
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/preflight"
+	"github.com/dragonfly-e2e/dragonfly-e2e/kindconfig"
 )
 
 // progress prints timestamped progress lines on stderr.
@@ -50,6 +52,20 @@ func init() {
 	}
 	imagesCmd.Flags().BoolVar(&offline, "offline", false, "build every image locally even if a registry is reachable")
 	cl.AddCommand(imagesCmd)
+	var delName string
+	del := &cobra.Command{
+		Use:   "delete",
+		Short: "Delete a kind cluster (and its kubeconfig under --artifacts)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			art, _ := cmd.Flags().GetString("artifacts")
+			c := kindconfig.New(kindconfig.Options{Name: delName, Logf: progress, Kubeconfig: filepath.Join(art, "kind-"+delName+".kubeconfig")})
+			return failedIf(c.Delete())
+		},
+	}
+	del.Flags().StringVar(&delName, "name", kindconfig.DefaultClusterName, "kind cluster name")
+	del.Flags().String("artifacts", "artifacts", "artifacts directory of the run that created it")
+	cl.AddCommand(del)
 	root.AddCommand(cl)
 }
 
@@ -59,4 +75,11 @@ func hostErr(err error) error {
 		return nil
 	}
 	return badInput(err)
+}
+
+func failedIf(err error) error {
+	if err == nil {
+		return nil
+	}
+	return failed(err)
 }

@@ -50,11 +50,17 @@ type Cluster struct {
 	o       Options
 	kind    Kind
 	created bool // created by this run (so deleted by it)
+	// manageNetwork: remove kind's shared "kind" network on delete when this
+	// run created it and nothing else uses it (real engine only).
+	manageNetwork bool
+	netExisted    bool
 }
 
 // New returns a Cluster on the kind library with the docker provider.
 func New(o Options) *Cluster {
-	return NewWithKind(o, cluster.NewProvider(cluster.ProviderWithDocker(), cluster.ProviderWithLogger(logger{o.logf()})))
+	c := NewWithKind(o, cluster.NewProvider(cluster.ProviderWithDocker(), cluster.ProviderWithLogger(logger{o.logf()})))
+	c.manageNetwork = true
+	return c
 }
 
 // NewWithKind returns a Cluster on any Kind implementation.
@@ -89,7 +95,7 @@ func (c *Cluster) Created() bool { return c.created }
 
 // CleanupCommand is the one command that removes what a run may leave behind.
 func (c *Cluster) CleanupCommand() string {
-	return fmt.Sprintf("docker rm -f -v $(docker ps -aq --filter label=io.x-k8s.kind.cluster=%s)", c.o.Name)
+	return fmt.Sprintf("docker rm -f -v $(docker ps -aq --filter label=io.x-k8s.kind.cluster=%s); docker network rm %s", c.o.Name, kindNetwork)
 }
 
 // ErrExists is returned when the cluster exists and reuse was not asked for.
@@ -119,6 +125,9 @@ func (c *Cluster) Create(ctx context.Context, keepOnFailure bool) error {
 	ready := c.o.ReadyTimeout
 	if ready == 0 {
 		ready = 5 * time.Minute
+	}
+	if c.manageNetwork {
+		c.netExisted = exec.Command(c.o.Docker, "network", "inspect", kindNetwork).Run() == nil
 	}
 	done := make(chan error, 1)
 	c.created = true
@@ -164,7 +173,26 @@ func (c *Cluster) abortCreate(done <-chan error) error {
 		return fmt.Errorf("deleting cluster %q: %w; remove what is left with: %s", c.o.Name, err, c.CleanupCommand())
 	}
 	c.created = false
+	c.removeNetwork()
 	return nil
+}
+
+// kindNetwork is the Docker network kind puts every cluster on.
+const kindNetwork = "kind"
+
+// removeNetwork removes the "kind" network when this run created it and no
+// container is attached any more (other clusters keep it alive).
+func (c *Cluster) removeNetwork() {
+	if !c.manageNetwork || c.netExisted {
+		return
+	}
+	out, err := exec.Command(c.o.Docker, "network", "inspect", "-f", "{{len .Containers}}", kindNetwork).Output()
+	if err != nil || strings.TrimSpace(string(out)) != "0" {
+		return
+	}
+	if err := exec.Command(c.o.Docker, "network", "rm", kindNetwork).Run(); err == nil {
+		c.o.logf()("removed Docker network %q (created by this run)", kindNetwork)
+	}
 }
 
 // Delete deletes the cluster and its kubeconfig file.
@@ -177,6 +205,7 @@ func (c *Cluster) Delete() error {
 		_ = os.Remove(c.o.Kubeconfig)
 	}
 	c.created = false
+	c.removeNetwork()
 	c.o.logf()("deleted kind cluster %q in %s", c.o.Name, time.Since(start).Round(100*time.Millisecond))
 	return nil
 }

@@ -1,6 +1,7 @@
 package images
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/k8sbuild"
@@ -61,7 +64,9 @@ func EnsureRootfs(ctx context.Context, logf Logf) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(work)
+	// An interrupted debootstrap leaves /proc and /sys mounted in the target:
+	// unmount them before removing the directory.
+	defer func() { unmountUnder(work); os.RemoveAll(work) }()
 	start := time.Now()
 	logf("debootstrap %s node root filesystem from %s (≈3 min cold)", debianSuite, debianMirror())
 	cmd := exec.CommandContext(ctx, "debootstrap", "--variant=minbase", "--cache-dir="+debs,
@@ -82,4 +87,25 @@ func EnsureRootfs(ctx context.Context, logf Logf) (string, error) {
 	}
 	logf("node root filesystem ready in %s", time.Since(start).Round(time.Second))
 	return out, nil
+}
+
+// unmountUnder lazily unmounts every mount point below dir, deepest first.
+func unmountUnder(dir string) {
+	f, err := os.Open("/proc/self/mounts")
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var mps []string
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		fields := strings.Fields(s.Text())
+		if len(fields) > 1 && strings.HasPrefix(fields[1], dir+"/") {
+			mps = append(mps, fields[1])
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(mps)))
+	for _, mp := range mps {
+		_ = syscall.Unmount(mp, syscall.MNT_DETACH)
+	}
 }

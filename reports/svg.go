@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -81,11 +82,18 @@ func (c chart) svg() string {
 	if xt == nil {
 		xt = xs.ticks(c.xfmt)
 	}
+	lastEnd := math.Inf(-1) // right edge of the previous label: crowded labels are left out
 	for _, t := range xt {
 		if t.v < xs.lo || t.v > xs.hi {
 			continue
 		}
 		x := xs.at(t.v)
+		half := 3.3 * float64(len(t.label)) // ~6.6 px per character at 11 px
+		if x-half < lastEnd+4 {
+			t.label = ""
+		} else {
+			lastEnd = x + half
+		}
 		anchor := "middle" // padR leaves room for half a label at the right edge
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s"/>`, x, padT, x, padT+plotH, gridColor)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" %s font-size="11" text-anchor="%s" fill="%s">%s</text>`, x, padT+plotH+15, fontCSS, anchor, textColor, html.EscapeString(t.label))
@@ -182,7 +190,13 @@ func (s scale) ticks(format func(float64) string) []tick {
 		return out
 	}
 	step := niceStep((s.hi - s.lo) / 5)
-	for v := s.lo; v <= s.hi+step/2; v += step {
+	for i := 0; ; i++ {
+		// Multiply rather than accumulate, and round, so labels read 0.6 not 0.6000000000000001.
+		v := s.lo + float64(i)*step
+		if v > s.hi+step/2 {
+			break
+		}
+		v, _ = strconv.ParseFloat(strconv.FormatFloat(v, 'g', 10, 64), 64)
 		out = append(out, tick{v, format(v)})
 	}
 	return out

@@ -29,7 +29,7 @@ var managerPermissions = []Permission{
 	{"", "events", []string{"create", "patch"}, "v1.5.0", "records events on Dragonfly objects"},
 	{"networking.k8s.io", "networkpolicies", crud, "v1.5.0", "creates the NetworkPolicy of each Dragonfly (spec.networkPolicyEnabled)"},
 	{"policy", "poddisruptionbudgets", crud, "v1.5.0", "creates the PodDisruptionBudget of spec.pdb"},
-	{"", "configmaps", crud, "v1.6.0", "from v1.6.0 the manager watches ConfigMaps cluster-wide (custom probe scripts referenced by Dragonfly objects); without the grant its cache never syncs and it crash-loops"},
+	{"", "configmaps", crud, "v1.6.0", "watches ConfigMaps cluster-wide (custom probe scripts referenced by Dragonfly objects); without the grant its cache never syncs and the manager crash-loops"},
 }
 
 // ManagerPermissions lists the cluster-wide grants the manager of version needs.

@@ -42,7 +42,7 @@ type Finding struct {
 
 func (f Finding) String() string {
 	by := ""
-	if f.Kustomization != "" {
+	if f.Kustomization != "" && !(f.Object.Kind == "Kustomization" && f.Object.Namespace+"/"+f.Object.Name == f.Kustomization) {
 		by = " (Kustomization " + f.Kustomization + ")"
 	}
 	return fmt.Sprintf("%s %s%s: %s", f.Rule, f.Object, by, f.Message)

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+)
+
+// operatorFlags are the flags that choose and locate the bundled operator.
+type operatorFlags struct {
+	version string
+	source  string
+}
+
+func (f *operatorFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.version, "operator-version", operator.DefaultVersion,
+		fmt.Sprintf("bundled operator version (%v)", operator.Versions()))
+	cmd.Flags().StringVar(&f.source, "operator-source", "",
+		"offline upstream manifest: a file, or a directory holding <version>/"+operator.ManifestFile+" (default $"+operator.SourceEnv+", then the cache, then the pinned URL)")
+}
+
+// validate rejects an unknown version before any work starts.
+func (f *operatorFlags) validate() error {
+	if _, err := operator.Lookup(f.version); err != nil {
+		return badInput(fmt.Errorf("--operator-version: %w", err))
+	}
+	return nil
+}
+
+func (f *operatorFlags) sourceOptions() operator.SourceOptions {
+	return operator.SourceOptions{Override: f.source}
+}
+
+func newRenderCmd() *cobra.Command {
+	var of operatorFlags
+	cmd := &cobra.Command{
+		Use:   "render",
+		Short: "Print the bundled operator, relocated to the database namespace, as YAML",
+		Long: "Fetches (or reads from --operator-source) the pinned upstream dragonfly-operator manifest,\n" +
+			"verifies its sha256, relocates it from " + operator.UpstreamNamespace + " to " + operator.Namespace + "\n" +
+			"in-process with kustomize, and prints the result.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := of.validate(); err != nil {
+				return err
+			}
+			b, err := operator.Render(cmd.Context(), of.version, of.sourceOptions())
+			if err != nil {
+				return badInput(err)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "# dragonfly-operator %s from %s, relocated to %s\n", b.Version, b.Origin, operator.Namespace)
+			_, err = cmd.OutOrStdout().Write(b.YAML)
+			return err
+		},
+	}
+	of.register(cmd)
+	return cmd
+}
+
+func init() { root.AddCommand(newRenderCmd()) }

@@ -128,3 +128,27 @@ func TestExportMaterializesBundleAndLeavesNothingOnError(t *testing.T) {
 		t.Errorf("failed export left %s behind", bad)
 	}
 }
+
+// A user tree that pulls the upstream release by its pinned URL renders
+// offline from the verified copy; a moving URL (the guide's .../main/...) is
+// refused with the remedy.
+func TestRenderRemoteOperatorURL(t *testing.T) {
+	o := options(t)
+	pin, _ := operator.Lookup("v1.6.0")
+	ks := "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: op, namespace: flux-system}\nspec: {path: ./app, prune: true}\n"
+	kust := func(url string) []byte {
+		return []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: database\nresources:\n  - " + url + "\n")
+	}
+	tree, err := Render(context.Background(), fstest.MapFS{"ks.yaml": {Data: []byte(ks)}, "app/kustomization.yaml": {Data: kust(pin.URL)}}, "mem", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tree.Find(ObjectRef{Kind: "Deployment", Namespace: "database", Name: operator.DeploymentName}); len(got) != 1 {
+		t.Fatalf("want the operator Deployment in database, found %d", len(got))
+	}
+	guide := "https://raw.githubusercontent.com/dragonflydb/dragonfly-operator/main/manifests/dragonfly-operator.yaml"
+	_, err = Render(context.Background(), fstest.MapFS{"ks.yaml": {Data: []byte(ks)}, "app/kustomization.yaml": {Data: kust(guide)}}, "mem", o)
+	if err == nil || !strings.Contains(err.Error(), guide) || !strings.Contains(err.Error(), "pinned") || !strings.Contains(err.Error(), "app/kustomization.yaml") {
+		t.Fatalf("want an error naming the file, the URL and the remedy, got %v", err)
+	}
+}

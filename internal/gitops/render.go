@@ -182,36 +182,92 @@ func isKustomizationFile(name string) bool {
 	return false
 }
 
-// materializeBundles writes the relocated operator wherever a kustomization
-// lists BundleRef and the tree has no such directory.
+// materializeBundles makes the operator available offline, in the in-memory tree:
+//   - a BundleRef entry (and no such directory in the tree) gets the relocated
+//     operator (operator/kustomize + the verified upstream manifest);
+//   - an entry that is the pinned upstream URL of a release is replaced by a
+//     local copy of that release, verified by sha256 (the tree's own
+//     kustomization then does the relocation);
+//   - any other remote entry is an error: it cannot be rendered offline.
 func materializeBundles(ctx context.Context, mem filesys.FileSystem, kustFiles []string, o Options) ([]string, error) {
 	var written []string
 	for _, f := range kustFiles {
+		name := strings.TrimPrefix(f, repoRoot+"/")
 		data, err := mem.ReadFile(f)
 		if err != nil {
 			return nil, err
 		}
-		var kust struct {
-			Resources []string `json:"resources"`
-		}
+		var kust map[string]any
 		if err := yaml.Unmarshal(data, &kust); err != nil {
-			return nil, fmt.Errorf("%s does not parse: %w", strings.TrimPrefix(f, repoRoot+"/"), err)
+			return nil, fmt.Errorf("%s does not parse: %w", name, err)
 		}
-		for _, r := range kust.Resources {
-			if path.Clean(r) != BundleRef {
-				continue
+		resources, _ := kust["resources"].([]any)
+		rewritten := false
+		for i, entry := range resources {
+			r, _ := entry.(string)
+			switch {
+			case path.Clean(r) == BundleRef:
+				dir := path.Join(path.Dir(f), BundleRef)
+				if mem.Exists(dir) {
+					continue // the tree brings its own
+				}
+				if err := operator.MaterializeFS(ctx, o.version(), o.Source, mem, dir); err != nil {
+					return nil, fmt.Errorf("%s lists %s: %w", name, BundleRef, err)
+				}
+				written = append(written, strings.TrimPrefix(dir, repoRoot+"/"))
+			case isRemote(r):
+				version := pinnedVersionOf(r)
+				if version == "" {
+					return nil, fmt.Errorf("%s lists remote resource %s, which cannot be rendered offline or verified: use a pinned dragonfly-operator release URL (%s), the %s entry, or vendor the manifests into the tree",
+						name, r, strings.ReplaceAll(mustPin(operator.DefaultVersion).URL, operator.DefaultVersion, "<"+strings.Join(operator.Versions(), "|")+">"), BundleRef)
+				}
+				manifest, _, err := operator.Fetch(ctx, version, o.Source)
+				if err != nil {
+					return nil, fmt.Errorf("%s lists %s: %w", name, r, err)
+				}
+				local := "dfe2e-upstream-" + version + "-" + operator.ManifestFile
+				if err := mem.WriteFile(path.Join(path.Dir(f), local), manifest); err != nil {
+					return nil, err
+				}
+				resources[i] = local
+				rewritten = true
+				written = append(written, path.Join(path.Dir(name), local))
 			}
-			dir := path.Join(path.Dir(f), BundleRef)
-			if mem.Exists(dir) {
-				continue // the tree brings its own
+		}
+		if rewritten {
+			kust["resources"] = resources
+			out, err := yaml.Marshal(kust)
+			if err != nil {
+				return nil, err
 			}
-			if err := operator.MaterializeFS(ctx, o.version(), o.Source, mem, dir); err != nil {
-				return nil, fmt.Errorf("%s lists %s: %w", strings.TrimPrefix(f, repoRoot+"/"), BundleRef, err)
+			if err := mem.WriteFile(f, out); err != nil {
+				return nil, err
 			}
-			written = append(written, strings.TrimPrefix(dir, repoRoot+"/"))
 		}
 	}
 	return written, nil
+}
+
+func isRemote(r string) bool {
+	return strings.Contains(r, "://") || strings.HasPrefix(r, "github.com/") || strings.HasPrefix(r, "git@")
+}
+
+// pinnedVersionOf returns the release whose pinned URL r is, or "".
+func pinnedVersionOf(r string) string {
+	for _, v := range operator.Versions() {
+		if mustPin(v).URL == r {
+			return v
+		}
+	}
+	return ""
+}
+
+func mustPin(v string) operator.Pin {
+	p, err := operator.Lookup(v)
+	if err != nil {
+		panic(err) // v comes from operator.Versions
+	}
+	return p
 }
 
 // decodeFile parses every document of a YAML file; documents without

@@ -39,6 +39,7 @@ func TestRenderRelocatesEverythingToDatabase(t *testing.T) {
 	src := sourceDir(t)
 	for _, v := range Versions() {
 		t.Run(v, func(t *testing.T) {
+			t.Parallel()
 			b, err := Render(context.Background(), v, SourceOptions{Override: src, HTTPClient: noNetwork})
 			if err != nil {
 				t.Fatal(err)

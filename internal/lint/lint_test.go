@@ -42,6 +42,7 @@ func TestEveryMutantTripsItsRule(t *testing.T) {
 	}
 	for _, m := range ms {
 		t.Run(m.Name, func(t *testing.T) {
+			t.Parallel()
 			fsys, err := m.Tree()
 			if err != nil {
 				t.Fatal(err)

@@ -30,11 +30,14 @@ test-unit: ## unit tests and static-conformance self-tests (no cluster)
 envtest-assets: ## build (once, cached) kube-apiserver and etcd for the API tier
 	@$(GO) run ./cmd/dfe2e assets envtest
 
-test-api: ## install/rbac/admission suites against a real kube-apiserver + etcd (envtest)
+# API_LABELS selects API-tier specs (Ginkgo label filter); DFE2E_TEST_DEPTH (0-4, default 2) their depth.
+API_LABELS ?= install || rbac || admission || selftest
+test-api: ## install/rbac/admission suites + planted-defect self-tests against one real kube-apiserver + etcd (envtest, no Docker)
 	@assets="$${KUBEBUILDER_ASSETS:-$$($(GO) run ./cmd/dfe2e assets envtest)}"; \
 	  mkdir -p $(ARTIFACTS); \
-	  KUBEBUILDER_ASSETS="$$assets" DFE2E_CLUSTER=envtest $(GO) test -count=1 -tags e2e ./suites/... -args \
-	    -ginkgo.label-filter='install || rbac || admission || selftest' \
+	  KUBEBUILDER_ASSETS="$$assets" DFE2E_CLUSTER=envtest DFE2E_ARTIFACTS=$(ARTIFACTS) \
+	  $(GO) test -count=1 -timeout 20m -tags e2e ./suites/... -args \
+	    -ginkgo.label-filter='$(API_LABELS)' -ginkgo.no-color \
 	    -ginkgo.json-report=$(ARTIFACTS)/api-tier.json -ginkgo.junit-report=$(ARTIFACTS)/api-tier.junit.xml
 
 # E2E_FLAGS: extra `dfe2e e2e` flags, e.g. --offline, --keep-cluster, --keep-on-failure,
@@ -49,8 +52,10 @@ lint: ## gofmt + go vet
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./suites/...
 
-bench: ## loadgen vs redis-benchmark against a local redis-server
-	@echo "not implemented yet (issue 5)" >&2; exit 2
+# BENCH_FLAGS e.g. "-reps 3 -requests-p1 50000"; see `go run ./cmd/loadbench -h`.
+BENCH_FLAGS ?=
+bench: deps build ## loadgen vs redis-benchmark against a local redis-server (ratios of ops/s and ops per client-CPU-second)
+	$(GO) run ./cmd/loadbench -dfe2e bin/dfe2e -out $(ARTIFACTS)/bench $(BENCH_FLAGS)
 
 clean: ## remove build outputs and artifacts (not the build cache)
 	rm -rf bin $(ARTIFACTS)

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -131,6 +132,9 @@ func (rr *replyReader) next() (st replyStatus, msg []byte, err error) {
 		return replyIncomplete, nil, nil
 	}
 	end := lineEnd(b)
+	if end == -2 {
+		return 0, nil, fmt.Errorf("%w: line not ended by CRLF", errProtocol)
+	}
 	if end < 0 {
 		if len(b) > 64*1024 { // no line end within 64 KiB: not RESP
 			return 0, nil, fmt.Errorf("%w: no line end in %d bytes", errProtocol, len(b))
@@ -164,13 +168,16 @@ func (rr *replyReader) next() (st replyStatus, msg []byte, err error) {
 	}
 }
 
+// lineEnd is the index of the "\r\n" ending b's first line, or -1.
 func lineEnd(b []byte) int {
-	for i := 0; i+1 < len(b); i++ {
-		if b[i] == '\r' && b[i+1] == '\n' {
-			return i
+	i := bytes.IndexByte(b, '\n')
+	if i < 1 || b[i-1] != '\r' {
+		if i == 0 || (i > 0 && b[i-1] != '\r') {
+			return -2 // a bare "\n": not RESP
 		}
+		return -1
 	}
-	return -1
+	return i - 1
 }
 
 func parseLen(b []byte) (int, bool) {

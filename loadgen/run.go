@@ -364,7 +364,10 @@ func (wk *worker) loop(ctx context.Context) {
 			}
 		}
 		j += int64(n)
-		sent := time.Now()
+		sent := now
+		if r.open {
+			sent = time.Now() // pacing may have slept since now was taken
+		}
 		if sent.Sub(deadlineSet) > time.Second { // refreshing the deadline per batch costs CPU
 			_ = wk.conn.SetReadDeadline(sent.Add(r.t.ReplyTimeout + time.Second))
 			deadlineSet = sent

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -38,12 +39,16 @@ type loadFlags struct {
 	prefill                 bool
 	out, stdout             string
 	emitJob                 bool
+	cpuProfile              string
 	namespace, instance     string
 	image                   string
 	passwordSecret, passKey string
 }
 
-func init() {
+func init() { root.AddCommand(newLoadCmd()) }
+
+// newLoadCmd builds the load command (fresh flags each time, for tests).
+func newLoadCmd() *cobra.Command {
 	var f loadFlags
 	cmd := &cobra.Command{
 		Use:   "load",
@@ -103,7 +108,9 @@ failure), 130 interrupted (partial results written, marked "partial").`,
 	fl.StringVar(&f.image, "image", "", "--emit-job: the loadgen image (built locally when no registry is reachable)")
 	fl.StringVar(&f.passwordSecret, "password-secret", "", "--emit-job: Secret holding the instance password")
 	fl.StringVar(&f.passKey, "password-key", "", "--emit-job: key in --password-secret")
-	root.AddCommand(cmd)
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run (for optimising the loader)")
+	_ = fl.MarkHidden("cpuprofile")
+	return cmd
 }
 
 // workloadFromFlags checks the flag combinations and builds the Workload.
@@ -187,6 +194,17 @@ func runLoad(cmd *cobra.Command, f loadFlags) error {
 			fmt.Fprintf(stderr, "\r\033[K%4ds  %9d ops/s  p50 %7.3fms  p99 %8.3fms  max %8.3fms  errors %d",
 				iv.Second+1, iv.Ops, iv.P50/1000, iv.P99/1000, iv.Max/1000, iv.Errors)
 		}
+	}
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return badInput(fmt.Errorf("--cpuprofile: %w", err))
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return badInput(fmt.Errorf("--cpuprofile: %w", err))
+		}
+		defer pprof.StopCPUProfile()
 	}
 	m, err := loadgen.Run(ctx, target, w, opts)
 	if opts.Progress != nil {

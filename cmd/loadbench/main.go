@@ -1,0 +1,240 @@
+// Command loadbench compares dfe2e's load generator with redis-benchmark
+// against the same local redis-server (`make bench`): same connections,
+// pipeline depth, keyspace, value size and 1:1 GET:SET mix, interleaved over
+// several repetitions. It prints the ratios loadgen/redis-benchmark of ops/s
+// and of ops per client-CPU-second (user+sys of each client process, from
+// wait4's rusage). loadgen records every request in HDR; redis-benchmark does not.
+//
+// It is a benchmark, not a test: it judges nothing and exits 0 unless a tool fails.
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
+	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen/redisserver"
+)
+
+type sample struct {
+	Tool      string  `json:"tool"`
+	Pipeline  int     `json:"pipeline"`
+	Rep       int     `json:"rep"`
+	Requests  int64   `json:"requests"`
+	OpsPerSec float64 `json:"opsPerSec"`
+	CPUSec    float64 `json:"cpuSeconds"` // whole client process, user+sys
+	OpsPerCPU float64 `json:"opsPerCpuSecond"`
+}
+
+func main() {
+	dfe2e := flag.String("dfe2e", "bin/dfe2e", "path of the dfe2e binary to benchmark")
+	reps := flag.Int("reps", 5, "repetitions per configuration (tools interleaved)")
+	conns := flag.Int("connections", 50, "connections")
+	pipelines := flag.String("pipelines", "1,16", "pipeline depths to compare")
+	reqP1 := flag.Int64("requests-p1", 200000, "requests per run at pipeline 1 (GET+SET)")
+	reqPN := flag.Int64("requests-pn", 2000000, "requests per run at deeper pipelines (GET+SET)")
+	keyspace := flag.Int64("keyspace", 100000, "keyspace (-r)")
+	valueSize := flag.Int("value-size", 64, "value size (-d)")
+	pin := flag.Bool("pin", runtime.NumCPU() >= 2, "pin the server to CPU 0 and the clients to CPU 1 (taskset)")
+	out := flag.String("out", "artifacts/bench", "directory for bench.json")
+	flag.Parse()
+	if err := run(*dfe2e, *reps, *conns, *pipelines, *reqP1, *reqPN, *keyspace, *valueSize, *pin, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "loadbench:", err)
+		os.Exit(2)
+	}
+}
+
+func run(dfe2e string, reps, conns int, pipelines string, reqP1, reqPN, keyspace int64, valueSize int, pin bool, out string) error {
+	for _, bin := range []string{dfe2e, "redis-benchmark", "redis-server"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return fmt.Errorf("%s not found (make build deps): %w", bin, err)
+		}
+	}
+	if pin {
+		if _, err := exec.LookPath("taskset"); err != nil {
+			return errors.New("taskset not found (util-linux); run with -pin=false")
+		}
+	}
+	ctx := context.Background()
+	opts := redisserver.Options{}
+	clientPin := []string{}
+	if pin {
+		opts.CPUs = "0"
+		clientPin = []string{"taskset", "-c", "1"}
+	}
+	srv, err := redisserver.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	host, port, _ := strings.Cut(srv.Addr, ":")
+	fmt.Printf("redis-server %s (pid %d)%s; %d connections, %d keys, %d B values, GET:SET 1:1, %d repetitions\n",
+		srv.Addr, srv.Pid(), map[bool]string{true: ", server on CPU 0, clients on CPU 1", false: ", unpinned"}[pin],
+		conns, keyspace, valueSize, reps)
+	// Every key exists before any run, so both tools' GETs hit alike.
+	if err := (loadgen.Target{Addr: srv.Addr}).Prefill(ctx, loadgen.Workload{Keyspace: keyspace, ValueSize: valueSize}); err != nil {
+		return fmt.Errorf("prefill: %w", err)
+	}
+	tmp, err := os.MkdirTemp("", "loadbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	var all []sample
+	for _, ps := range strings.Split(pipelines, ",") {
+		p, err := strconv.Atoi(strings.TrimSpace(ps))
+		if err != nil || p < 1 {
+			return fmt.Errorf("pipeline %q is not a positive integer", ps)
+		}
+		n := reqPN
+		if p == 1 {
+			n = reqP1
+		}
+		fmt.Printf("\n== %d connections, pipeline %d, %d requests per run ==\n", conns, p, n)
+		for rep := 1; rep <= reps; rep++ {
+			order := []string{"redis-benchmark", "loadgen"}
+			if rep%2 == 0 { // interleave: alternate who goes first
+				order[0], order[1] = order[1], order[0]
+			}
+			for _, tool := range order {
+				var s sample
+				var err error
+				if tool == "loadgen" {
+					s, err = runLoadgen(clientPin, dfe2e, srv.Addr, conns, p, n, keyspace, valueSize, filepath.Join(tmp, fmt.Sprintf("p%d-%d", p, rep)))
+				} else {
+					s, err = runRedisBenchmark(clientPin, host, port, conns, p, n, keyspace, valueSize)
+				}
+				if err != nil {
+					return err
+				}
+				s.Pipeline, s.Rep = p, rep
+				all = append(all, s)
+				fmt.Printf("  rep %d  %-16s %10.0f ops/s  %6.2f CPU-s  %10.0f ops/CPU-s\n", rep, s.Tool, s.OpsPerSec, s.CPUSec, s.OpsPerCPU)
+			}
+		}
+	}
+	fmt.Printf("\n== ratios loadgen / redis-benchmark (median of %d, [min..max] of per-repetition ratios) ==\n", reps)
+	for _, ps := range strings.Split(pipelines, ",") {
+		p, _ := strconv.Atoi(strings.TrimSpace(ps))
+		var thr, eff []float64
+		for rep := 1; rep <= reps; rep++ {
+			var lg, rb sample
+			for _, s := range all {
+				if s.Pipeline == p && s.Rep == rep {
+					if s.Tool == "loadgen" {
+						lg = s
+					} else {
+						rb = s
+					}
+				}
+			}
+			thr = append(thr, lg.OpsPerSec/rb.OpsPerSec)
+			eff = append(eff, lg.OpsPerCPU/rb.OpsPerCPU)
+		}
+		fmt.Printf("  c=%d P=%-3d ops/s %.2fx [%.2f..%.2f]   ops per client-CPU-second %.2fx [%.2f..%.2f]\n",
+			conns, p, median(thr), minOf(thr), maxOf(thr), median(eff), minOf(eff), maxOf(eff))
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(all, "", "  ")
+	return os.WriteFile(filepath.Join(out, "bench.json"), b, 0o644)
+}
+
+// runChild runs argv and returns its rusage CPU seconds and wall time.
+func runChild(argv []string, stdout *strings.Builder) (float64, time.Duration, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = stdout, &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return 0, 0, fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, stderr.String())
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	return cpu, time.Since(start), nil
+}
+
+func runLoadgen(pin []string, bin, addr string, conns, p int, n, keyspace int64, valueSize int, dir string) (sample, error) {
+	argv := append(append([]string{}, pin...), bin, "load", "--addr", addr,
+		"--connections", strconv.Itoa(conns), "--pipeline", strconv.Itoa(p), "--ratio", "1:1",
+		"--keyspace", strconv.FormatInt(keyspace, 10), "--value-size", strconv.Itoa(valueSize),
+		"--requests", strconv.FormatInt(n, 10), "--out", dir, "--stdout", "none")
+	var so strings.Builder
+	cpu, _, err := runChild(argv, &so)
+	if err != nil {
+		return sample{}, err
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, loadgen.FileResult))
+	if err != nil {
+		return sample{}, err
+	}
+	var r loadgen.Result
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return sample{}, err
+	}
+	if r.Requests != n || len(r.Errors) > 0 || r.Latency.Count != n {
+		return sample{}, fmt.Errorf("loadgen answered %d of %d requests (histogram %d), errors %v", r.Requests, n, r.Latency.Count, r.Errors)
+	}
+	return sample{Tool: "loadgen", Requests: n, OpsPerSec: r.OpsPerSec, CPUSec: cpu, OpsPerCPU: float64(n) / cpu}, nil
+}
+
+// runRedisBenchmark runs the SET then the GET test with n/2 requests each;
+// its throughput is all requests over the two tests' summed durations.
+func runRedisBenchmark(pin []string, host, port string, conns, p int, n, keyspace int64, valueSize int) (sample, error) {
+	argv := append(append([]string{}, pin...), "redis-benchmark", "-h", host, "-p", port,
+		"-t", "set,get", "-n", strconv.FormatInt(n/2, 10), "-c", strconv.Itoa(conns), "-P", strconv.Itoa(p),
+		"-d", strconv.Itoa(valueSize), "-r", strconv.FormatInt(keyspace, 10), "--csv")
+	var so strings.Builder
+	cpu, _, err := runChild(argv, &so)
+	if err != nil {
+		return sample{}, err
+	}
+	rows, err := csv.NewReader(strings.NewReader(so.String())).ReadAll()
+	if err != nil {
+		return sample{}, fmt.Errorf("redis-benchmark --csv output: %w", err)
+	}
+	var secs float64
+	tests := 0
+	for _, row := range rows {
+		if len(row) < 2 || (row[0] != "SET" && row[0] != "GET") {
+			continue
+		}
+		rps, err := strconv.ParseFloat(row[1], 64)
+		if err != nil || rps <= 0 {
+			return sample{}, fmt.Errorf("redis-benchmark %s rps %q", row[0], row[1])
+		}
+		secs += float64(n/2) / rps
+		tests++
+	}
+	if tests != 2 {
+		return sample{}, fmt.Errorf("redis-benchmark printed %d of the SET and GET results:\n%s", tests, so.String())
+	}
+	total := 2 * (n / 2)
+	return sample{Tool: "redis-benchmark", Requests: total, OpsPerSec: float64(total) / secs, CPUSec: cpu, OpsPerCPU: float64(total) / cpu}, nil
+}
+
+func median(v []float64) float64 {
+	s := append([]float64{}, v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+func minOf(v []float64) float64 { s := append([]float64{}, v...); sort.Float64s(s); return s[0] }
+func maxOf(v []float64) float64 { s := append([]float64{}, v...); sort.Float64s(s); return s[len(s)-1] }

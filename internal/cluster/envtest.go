@@ -74,10 +74,9 @@ func (e *Envtest) Start(ctx context.Context) (*Cluster, error) {
 		ControlPlaneStartTimeout: wait.Timeout(wait.APIServerReady),
 		ControlPlaneStopTimeout:  30 * time.Second,
 	}
-	// envtest reads KUBEBUILDER_ASSETS itself and prefers it; keep them equal.
-	if os.Getenv(AssetsEnvVar) != "" && os.Getenv(AssetsEnvVar) != dir {
-		e.env.BinaryAssetsDirectory = os.Getenv(AssetsEnvVar)
-	}
+	// Explicit paths: envtest would otherwise let KUBEBUILDER_ASSETS win over AssetsDir.
+	e.env.ControlPlane.GetAPIServer().Path = filepath.Join(dir, "kube-apiserver")
+	e.env.ControlPlane.Etcd = &envtest.Etcd{Path: filepath.Join(dir, "etcd")}
 	start := time.Now()
 	cfg, err := e.env.Start()
 	if err != nil {

@@ -1,0 +1,47 @@
+//go:build e2e
+
+package suites
+
+import (
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/admissioncheck"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/finding"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+)
+
+var _ = Describe("Admission of Dragonfly objects", Label(LabelAdmission, LabelAPITier), func() {
+	BeforeEach(func() {
+		atLevel(High)
+		DeferCleanup(dumpOnFailure(operator.Namespace))
+	})
+
+	entries := []TableEntry{}
+	for _, k := range admissioncheck.Table {
+		entries = append(entries, Entry(k.Name, k))
+	}
+	DescribeTable("a Dragonfly is admitted as the CRD promises",
+		func(ctx SpecContext, k admissioncheck.Case) {
+			By("checking that a server-side dry run with strict field validation is "+string(k.Want), func() {
+				r, err := admissioncheck.Try(ctx, k8s, admissioncheck.DragonflyGVK, operator.Namespace, k)
+				Expect(err).NotTo(HaveOccurred())
+				fs := admissioncheck.Judge(r)
+				Expect(finding.Violations(fs)).To(BeEmpty(), finding.Lines(fs))
+				report("admission finding", finding.Infos(fs))
+			})
+		},
+		entries,
+	)
+
+	It("states whether an admission webhook guards Dragonfly objects", func(ctx SpecContext) {
+		By("checking the bundle's webhook configurations (service refs in "+operator.Namespace+", answering)", func() {
+			fs, err := admissioncheck.CheckWebhooks(ctx, k8s, admissioncheck.WebhookTarget{
+				Objects: bundle.Objects, Namespace: operator.Namespace, ProbeNamespace: operator.Namespace, GVK: admissioncheck.DragonflyGVK,
+			})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(finding.Violations(fs)).To(BeEmpty(), finding.Lines(fs))
+			report("webhook finding", fs)
+		})
+	})
+})

@@ -1,0 +1,47 @@
+//go:build e2e
+
+package suites
+
+import (
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/finding"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/rbaccheck"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+)
+
+// tenantNamespace stands for any namespace a Dragonfly may live in other
+// than the operator's; SubjectAccessReviews do not need it to exist.
+const tenantNamespace = "dfe2e-tenant"
+
+var operatorSA = rbaccheck.Subject{Namespace: operator.Namespace, Name: operator.ServiceAccountName}
+
+var _ = Describe("The operator's RBAC", Label(LabelRBAC, LabelAPITier), func() {
+	BeforeEach(func() {
+		DeferCleanup(dumpOnFailure(operator.Namespace))
+	})
+
+	It("allows the operator's ServiceAccount everything the operator needs", func(ctx SpecContext) {
+		atLevel(High)
+		By("checking that no binding subject is left outside "+operator.Namespace, func() {
+			fs := rbaccheck.SubjectsInPlace(bundle.Objects, operatorSA)
+			Expect(fs).To(BeEmpty(), finding.Lines(fs))
+		})
+		By("checking that SubjectAccessReviews as "+operatorSA.User()+" are allowed cluster-wide, in "+tenantNamespace+" and in "+operator.Namespace, func() {
+			fs, err := rbaccheck.Allowed(ctx, clientset, rbaccheck.Target{Subject: operatorSA, OtherNamespace: tenantNamespace, Objects: bundle.Objects}, rbaccheck.NeededFor(bundle.Version))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(fs).To(BeEmpty(), finding.Lines(fs))
+		})
+	})
+
+	It("reports what its bindings grant beyond that (least privilege, a finding, not a failure)", func(ctx SpecContext) {
+		atLevel(Medium)
+		By("checking what the live bindings of "+operatorSA.String()+" grant beyond the needed set", func() {
+			fs, err := rbaccheck.Excess(ctx, clientset, operatorSA, rbaccheck.NeededFor(bundle.Version))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(finding.Violations(fs)).To(BeEmpty())
+			report("least-privilege report", fs)
+		})
+	})
+})

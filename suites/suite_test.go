@@ -1,0 +1,115 @@
+//go:build e2e
+
+package suites
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	"sigs.k8s.io/e2e-framework/pkg/types"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/cluster"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/installcheck"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+)
+
+// Suite-wide state, set once by BeforeSuite: one API server for every spec.
+var (
+	depth     Level
+	provider  cluster.Provider
+	envCfg    *envconf.Config
+	envCtx    context.Context
+	k8s       client.Client
+	clientset kubernetes.Interface
+	bundle    *operator.Bundle
+)
+
+// VersionEnvVar selects the operator version under test.
+const VersionEnvVar = "DFE2E_OPERATOR_VERSION"
+
+func TestSuites(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "dragonfly-e2e suites")
+}
+
+var _ = BeforeSuite(func(ctx SpecContext) {
+	var err error
+	depth, err = Depth()
+	Expect(err).NotTo(HaveOccurred())
+	Expect(wait.CheckEnv()).To(Succeed())
+	provider, err = cluster.FromEnv()
+	Expect(err).NotTo(HaveOccurred())
+	if e, ok := provider.(*cluster.Envtest); ok {
+		e.Logf = func(format string, args ...any) { GinkgoWriter.Printf(format+"\n", args...) }
+	}
+	version := os.Getenv(VersionEnvVar)
+	if version == "" {
+		version = operator.DefaultVersion
+	}
+
+	// e2e-framework steps, run in order as its env.Setup would.
+	envCfg = envconf.New()
+	envCtx = context.Background()
+	for _, step := range []types.EnvFunc{cluster.Setup(provider), renderBundle(version), applyBundle} {
+		envCtx, err = step(envCtx, envCfg)
+		Expect(err).NotTo(HaveOccurred())
+	}
+}, NodeTimeout(15*time.Minute))
+
+var _ = AfterSuite(func(ctx SpecContext) {
+	if provider != nil {
+		_, err := cluster.Teardown(provider)(ctx, envCfg)
+		Expect(err).NotTo(HaveOccurred())
+	}
+}, NodeTimeout(2*time.Minute))
+
+// renderBundle renders the relocated operator bundle and makes the clients.
+func renderBundle(version string) types.EnvFunc {
+	return func(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
+		c, ok := cluster.From(ctx)
+		if !ok {
+			return ctx, fmt.Errorf("renderBundle: no cluster in context (run cluster.Setup first)")
+		}
+		scheme := runtime.NewScheme()
+		if err := clientgoscheme.AddToScheme(scheme); err != nil {
+			return ctx, err
+		}
+		var err error
+		if k8s, err = client.New(c.Config, client.Options{Scheme: scheme}); err != nil {
+			return ctx, err
+		}
+		if clientset, err = kubernetes.NewForConfig(c.Config); err != nil {
+			return ctx, err
+		}
+		bundle, err = operator.Render(ctx, version, operator.SourceOptions{})
+		if err != nil {
+			return ctx, fmt.Errorf("rendering operator %s: %w", version, err)
+		}
+		GinkgoWriter.Printf("operator %s rendered from %s: %d objects\n", bundle.Version, bundle.Origin, len(bundle.Objects))
+		return ctx, nil
+	}
+}
+
+// applyBundle is the install step: server-side apply, CRDs Established.
+// The install specs then check what landed.
+func applyBundle(ctx context.Context, _ *envconf.Config) (context.Context, error) {
+	return ctx, installcheck.Apply(ctx, k8s, bundle.Objects)
+}
+
+// atLevel skips the current spec when its level is below the test depth.
+func atLevel(l Level) {
+	if r := SkipReason(l, depth); r != "" {
+		Skip(r)
+	}
+}

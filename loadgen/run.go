@@ -13,6 +13,7 @@ import (
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"golang.org/x/sys/unix"
 )
 
 // ToolName identifies this generator in results.
@@ -313,10 +314,7 @@ func (wk *worker) loop(ctx context.Context) {
 		if r.open {
 			first := sched(j)
 			if d := first.Sub(now); d > 0 {
-				pacer.Reset(d)
-				select {
-				case <-pacer.C:
-				case <-r.stopCh:
+				if !pace(pacer, d, r.stopCh) {
 					return
 				}
 				now = time.Now()
@@ -507,4 +505,28 @@ func serverErrorKind(msg []byte) string {
 		}
 	}
 	return "server_error:" + string(msg[:min(end, 32)])
+}
+
+// pace waits d, or returns false when the run stops first. Go timers round
+// sub-millisecond waits up to about 1 ms when the process is idle, and that
+// lateness would show up as latency in the corrected figure: so the timer
+// covers all but the last millisecond and a nanosleep (hrtimer, ~50 µs
+// slack) the rest.
+func pace(t *time.Timer, d time.Duration, stop <-chan struct{}) bool {
+	if d > time.Millisecond {
+		t.Reset(d - time.Millisecond)
+		select {
+		case <-t.C:
+		case <-stop:
+			return false
+		}
+		d = time.Millisecond
+	}
+	ts := unix.NsecToTimespec(int64(d))
+	for {
+		err := unix.Nanosleep(&ts, &ts)
+		if err != unix.EINTR {
+			return true
+		}
+	}
 }

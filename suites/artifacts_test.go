@@ -71,8 +71,8 @@ func dumpOnFailure(namespaces ...string) func(ctx context.Context) {
 				}
 				for i := range list.Items {
 					it := &list.Items[i]
-					if ns == "" && it.GetNamespace() != "" {
-						continue // namespaced items are dumped per namespace only
+					if ns == "" && (it.GetNamespace() != "" || !relevant(it.GetName(), namespaces)) {
+						continue // namespaced items per namespace; cluster-scoped ones only if they concern the spec
 					}
 					it.SetManagedFields(nil)
 					out, _ := yaml.Marshal(it.Object)
@@ -88,6 +88,20 @@ func dumpOnFailure(namespaces ...string) func(ctx context.Context) {
 		}
 		GinkgoWriter.Printf("dumped objects of the failed spec to %s\n", path)
 	}
+}
+
+// relevant keeps the cluster-scoped objects of a dump to the operator's and
+// the spec's own (not the API server's dozens of system roles).
+func relevant(name string, namespaces []string) bool {
+	if strings.Contains(name, "dragonfly") {
+		return true
+	}
+	for _, ns := range namespaces {
+		if strings.HasPrefix(name, ns) {
+			return true
+		}
+	}
+	return false
 }
 
 // report records findings in the Ginkgo report (JSON/JUnit) and the spec log.

@@ -3,6 +3,8 @@
 package suites
 
 import (
+	"strings"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -43,5 +45,25 @@ var _ = Describe("The operator's RBAC", Label(LabelRBAC, LabelAPITier), func() {
 			Expect(finding.Violations(fs)).To(BeEmpty())
 			report("least-privilege report", fs)
 		})
+	})
+
+	It("gives every other pinned version's own RBAC what that version needs", func(ctx SpecContext) {
+		atLevel(Low)
+		for _, v := range operator.Versions() {
+			if v == bundle.Version {
+				continue
+			}
+			By("checking that operator "+v+" with its own RBAC is allowed what "+v+" needs", func() {
+				b, err := operator.Render(ctx, v, operator.SourceOptions{})
+				Expect(err).NotTo(HaveOccurred())
+				ns := "dfe2e-version-" + strings.ReplaceAll(v, ".", "-")
+				objs := isolate(b.Objects, ns)
+				applyAside(ctx, objs, ns)
+				sa := rbaccheck.Subject{Namespace: ns, Name: operator.ServiceAccountName}
+				fs, err := rbaccheck.Allowed(ctx, clientset, rbaccheck.Target{Subject: sa, OtherNamespace: tenantNamespace, Objects: objs}, rbaccheck.NeededFor(v))
+				Expect(err).NotTo(HaveOccurred())
+				Expect(fs).To(BeEmpty(), finding.Lines(fs))
+			})
+		}
 	})
 })

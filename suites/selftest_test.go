@@ -18,9 +18,10 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
 )
 
-// applyMutant applies a planted defect and registers its removal; the dump
+// applyAside applies objects beside the normal install (a planted defect, an
+// isolated copy) and registers their removal; the dump
 // of a failed spec (registered after, so it runs first) still sees it.
-func applyMutant(ctx context.Context, objs []*unstructured.Unstructured, namespaces ...string) {
+func applyAside(ctx context.Context, objs []*unstructured.Unstructured, namespaces ...string) {
 	GinkgoHelper()
 	DeferCleanup(func(ctx context.Context) {
 		Expect(installcheck.Remove(ctx, k8s, clientset, objs, disposable())).To(Succeed())
@@ -51,7 +52,7 @@ var _ = Describe("Planted defects at the API level", Label(LabelSelfTest, LabelA
 		Expect(err).NotTo(HaveOccurred())
 		objs, err := mutantOldRBAC(bundle.Objects, v150.Objects, ns)
 		Expect(err).NotTo(HaveOccurred())
-		applyMutant(ctx, objs, ns)
+		applyAside(ctx, objs, ns)
 		sa := rbaccheck.Subject{Namespace: ns, Name: operator.ServiceAccountName}
 
 		By("checking that the same RBAC satisfies what v1.5.0 needs (the check is not failing for another reason)", func() {
@@ -71,7 +72,7 @@ var _ = Describe("Planted defects at the API level", Label(LabelSelfTest, LabelA
 	It("fails the rbac check when a binding subject is left in "+operator.UpstreamNamespace+", naming the subject", func(ctx SpecContext) {
 		const ns = "dfe2e-selftest-subject"
 		objs := mutantSubjectLeftBehind(bundle.Objects, ns)
-		applyMutant(ctx, objs, ns)
+		applyAside(ctx, objs, ns)
 		sa := rbaccheck.Subject{Namespace: ns, Name: operator.ServiceAccountName}
 		stray := "ServiceAccount " + operator.UpstreamNamespace + "/" + operator.ServiceAccountName
 
@@ -95,7 +96,7 @@ var _ = Describe("Planted defects at the API level", Label(LabelSelfTest, LabelA
 			Skip("creates Namespace " + operator.UpstreamNamespace + ": only on a disposable cluster (DFE2E_CLUSTER=envtest)")
 		}
 		objs := mutantOldNamespaceKept(bundle.Objects)
-		applyMutant(ctx, objs, operator.UpstreamNamespace)
+		applyAside(ctx, objs, operator.UpstreamNamespace)
 
 		By("checking that the install check fails and names the Namespace and the objects in it", func() {
 			fs, err := installcheck.Check(ctx, k8s, append(append([]*unstructured.Unstructured{}, bundle.Objects...), objs...), installExpect)
@@ -110,7 +111,7 @@ var _ = Describe("Planted defects at the API level", Label(LabelSelfTest, LabelA
 	It("fails the webhook check on a webhook whose service is still in "+operator.UpstreamNamespace+", naming it", func(ctx SpecContext) {
 		const sel = "dfe2e-selftest-webhook-ns"
 		objs := mutantWebhookOldNamespace(sel)
-		applyMutant(ctx, objs)
+		applyAside(ctx, objs)
 
 		By("checking that the webhook check fails and names the service in "+operator.UpstreamNamespace, func() {
 			fs, err := admissioncheck.CheckWebhooks(ctx, k8s, admissioncheck.WebhookTarget{Objects: objs, Namespace: operator.Namespace, ProbeNamespace: sel, GVK: admissioncheck.DragonflyGVK})
@@ -123,7 +124,7 @@ var _ = Describe("Planted defects at the API level", Label(LabelSelfTest, LabelA
 	It("fails the webhook check on a relocated webhook that nothing serves, naming it", func(ctx SpecContext) {
 		const sel = "dfe2e-selftest-webhook-down"
 		objs := append([]*unstructured.Unstructured{selftestNamespace(sel)}, mutantWebhookNoBackend(sel)...)
-		applyMutant(ctx, objs, sel)
+		applyAside(ctx, objs, sel)
 
 		By("checking that the webhook check fails because the webhook does not answer", func() {
 			fs, err := admissioncheck.CheckWebhooks(ctx, k8s, admissioncheck.WebhookTarget{Objects: objs, Namespace: operator.Namespace, ProbeNamespace: sel, GVK: admissioncheck.DragonflyGVK})
@@ -136,7 +137,7 @@ var _ = Describe("Planted defects at the API level", Label(LabelSelfTest, LabelA
 	It("fails the admission table on a CRD without the pdb CEL rule and with unknown fields preserved, naming both", func(ctx SpecContext) {
 		crd, err := mutantPermissiveCRD(bundle.Objects)
 		Expect(err).NotTo(HaveOccurred())
-		applyMutant(ctx, []*unstructured.Unstructured{crd})
+		applyAside(ctx, []*unstructured.Unstructured{crd})
 		gvk := schema.GroupVersionKind{Group: PermissiveGroup, Version: admissioncheck.DragonflyGVK.Version, Kind: admissioncheck.DragonflyGVK.Kind}
 
 		By("checking that the admission table fails on the pdb rule and on strict field validation", func() {

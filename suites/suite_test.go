@@ -46,10 +46,10 @@ func TestSuites(t *testing.T) {
 var _ = BeforeSuite(func(ctx SpecContext) {
 	var err error
 	depth, err = Depth()
-	Expect(err).NotTo(HaveOccurred())
-	Expect(wait.CheckEnv()).To(Succeed())
+	must(err)
+	must(wait.CheckEnv())
 	provider, err = cluster.FromEnv()
-	Expect(err).NotTo(HaveOccurred())
+	must(err)
 	if e, ok := provider.(*cluster.Envtest); ok {
 		e.Logf = func(format string, args ...any) { GinkgoWriter.Printf(format+"\n", args...) }
 	}
@@ -63,7 +63,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	envCtx = context.Background()
 	for _, step := range []types.EnvFunc{cluster.Setup(provider), renderBundle(version), applyBundle} {
 		envCtx, err = step(envCtx, envCfg)
-		Expect(err).NotTo(HaveOccurred())
+		must(err)
 	}
 }, NodeTimeout(15*time.Minute))
 
@@ -105,6 +105,15 @@ func renderBundle(version string) types.EnvFunc {
 // The install specs then check what landed.
 func applyBundle(ctx context.Context, _ *envconf.Config) (context.Context, error) {
 	return ctx, installcheck.Apply(ctx, k8s, bundle.Objects)
+}
+
+// must fails the current node with err's own message (which says what to
+// do) instead of a dump of the error's fields.
+func must(err error) {
+	GinkgoHelper()
+	if err != nil {
+		Fail(err.Error())
+	}
 }
 
 // atLevel skips the current spec when its level is below the test depth.

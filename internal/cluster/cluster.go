@@ -114,10 +114,16 @@ type UnreachableError struct {
 	Host     string
 	Err      error
 	Remedy   string
+	// Waited names the timeout that ran out ("" when it failed before waiting).
+	Waited wait.Name
 }
 
 func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("%s provider: API server %s is unreachable: %v — %s", e.Provider, e.Host, e.Err, e.Remedy)
+	msg := fmt.Sprintf("%s provider: API server %s is unreachable: %v — %s", e.Provider, e.Host, e.Err, e.Remedy)
+	if e.Waited != "" {
+		msg += fmt.Sprintf(" (waited %s=%s; a slow server needs a larger value in %s)", e.Waited, wait.Timeout(e.Waited), wait.EnvVar)
+	}
+	return msg
 }
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
@@ -146,7 +152,7 @@ func WaitReachable(ctx context.Context, provider string, cfg *rest.Config, timeo
 		if lastErr == nil {
 			lastErr = err
 		}
-		return &UnreachableError{Provider: provider, Host: cfg.Host, Err: lastErr, Remedy: remedy}
+		return &UnreachableError{Provider: provider, Host: cfg.Host, Err: lastErr, Remedy: remedy, Waited: timeout}
 	}
 	return nil
 }

@@ -153,6 +153,9 @@ func (m *Measurement) WriteTable(w io.Writer) error {
 	if r.Partial {
 		b.WriteString("  [PARTIAL: interrupted]")
 	}
+	if wl.OpenLoop() && !r.Partial && r.OpsPerSec < 0.9*wl.Rate {
+		fmt.Fprintf(&b, "\nwarning  target rate %g/s not reached (%.0f/s): the server or this generator is saturated; corrected latency includes the queueing", wl.Rate, r.OpsPerSec)
+	}
 	b.WriteString("\n\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "latency (ms)\tp50\tp90\tp99\tp99.9\tp99.99\tmax\tcount\t")

@@ -68,7 +68,8 @@ func Run(ctx context.Context, t Target, w Workload, o Options) (*Measurement, er
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("interrupted during prefill: %w", ctx.Err())
 			}
-			return nil, t.classify(err)
+			return nil, &SetupError{Kind: "prefill", Addr: t.Addr, Err: err,
+				Hint: "the server refused the prefill writes (out of memory? a read-only replica?)"}
 		}
 	}
 	conns, closers, err := dialAll(ctx, t, w.Connections)

@@ -41,7 +41,7 @@ func (t Target) withDefaults() Target {
 // SetupError is a target that cannot be loaded: unreachable, not speaking
 // RESP, or refusing the credentials. The CLI maps it to exit 2.
 type SetupError struct {
-	Kind string // "unreachable", "not-resp", "auth"
+	Kind string // "unreachable", "not-resp", "auth", "prefill"
 	Addr string
 	Err  error
 	Hint string

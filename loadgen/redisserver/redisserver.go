@@ -5,6 +5,7 @@ package redisserver
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -32,9 +33,14 @@ type Options struct {
 	Password string
 	// CPUs pins the server with taskset (e.g. "0"); empty: not pinned.
 	CPUs string
+	// TLS, when set, serves TLS only (no plaintext port) with these PEM files.
+	TLS *TLSFiles
 	// Extra are more redis-server arguments.
 	Extra []string
 }
+
+// TLSFiles are the server's certificate, key and the CA that signed them.
+type TLSFiles struct{ Cert, Key, CA string }
 
 // Start launches redis-server and waits until it answers PING. Call Stop.
 func Start(ctx context.Context, o Options) (*Server, error) {
@@ -62,8 +68,13 @@ func start(ctx context.Context, bin string, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", dir, "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning"}
+	portArgs := []string{"--port", strconv.Itoa(port)}
+	if o.TLS != nil {
+		portArgs = []string{"--port", "0", "--tls-port", strconv.Itoa(port), "--tls-cert-file", o.TLS.Cert,
+			"--tls-key-file", o.TLS.Key, "--tls-ca-cert-file", o.TLS.CA, "--tls-auth-clients", "no"}
+	}
+	args := append(portArgs, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", dir, "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning")
 	if o.Password != "" {
 		args = append(args, "--requirepass", o.Password)
 	}
@@ -88,7 +99,12 @@ func start(ctx context.Context, bin string, o Options) (*Server, error) {
 				return false, "", fmt.Errorf("redis-server exited: %s", strings.TrimSpace(s.log.String()))
 			default:
 			}
-			c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+			var c net.Conn
+			if o.TLS != nil {
+				c, err = tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", s.Addr, &tls.Config{InsecureSkipVerify: true}) // readiness only
+			} else {
+				c, err = net.DialTimeout("tcp", s.Addr, time.Second)
+			}
 			if err != nil {
 				return false, err.Error(), nil
 			}

@@ -47,5 +47,5 @@ func SkipReason(l, d Level) string {
 	if l <= d {
 		return ""
 	}
-	return fmt.Sprintf("spec level %d is below test depth %d (set %s=%d to run it)", l, d, DepthEnvVar, l)
+	return fmt.Sprintf("spec level %d is deeper than test depth %s=%d (set %s=%d to run it)", l, DepthEnvVar, d, DepthEnvVar, l)
 }

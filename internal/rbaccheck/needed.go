@@ -68,7 +68,7 @@ var Needed = []Permission{
 	{Resource: "services", Verbs: []string{"get", "list", "watch", "create", "update"}, Scope: AllNamespaces,
 		Reason: "it creates and updates the Service that points at the master, and owns (watches) it"},
 	{Resource: "pods", Verbs: []string{"get", "list", "watch", "update", "delete"}, Scope: AllNamespaces,
-		Reason: "the pod-lifecycle controller watches Dragonfly pods, relabels them role=master|replica on failover, and deletes old pods during a rolling update (OnDelete StatefulSets)"},
+		Reason: "the pod-lifecycle controller watches Dragonfly pods, relabels them role=master or role=replica on failover, and deletes old pods during a rolling update (OnDelete StatefulSets)"},
 	{Resource: "events", Verbs: []string{"create", "patch"}, Scope: AllNamespaces,
 		Reason: "its event recorder writes Resources/Rollout events on Dragonfly objects in their namespace"},
 	{Group: "networking.k8s.io", Resource: "networkpolicies", Verbs: []string{"get", "list", "watch", "create", "update"}, Scope: AllNamespaces,
@@ -117,4 +117,24 @@ func parts(v string) [3]int {
 		out[i] = n
 	}
 	return out
+}
+
+// Markdown renders Needed as a table for the docs (suites/README.md embeds
+// it; a test keeps the two equal).
+func Markdown() string {
+	var b strings.Builder
+	b.WriteString("| resource | verbs | asked | since | why |\n|---|---|---|---|---|\n")
+	for _, p := range Needed {
+		since := p.Since
+		if since == "" {
+			since = "all"
+		}
+		asked := map[Scope]string{
+			AllNamespaces:     "cluster-wide + another namespace",
+			OperatorNamespace: "operator namespace",
+			ClusterScoped:     "cluster-wide",
+		}[p.Scope]
+		b.WriteString("| " + p.Name() + " | " + strings.Join(p.Verbs, ", ") + " | " + asked + " | " + since + " | " + p.Reason + " |\n")
+	}
+	return b.String()
 }

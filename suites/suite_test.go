@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/types"
@@ -34,6 +35,9 @@ var (
 	clientset kubernetes.Interface
 	bundle    *operator.Bundle
 )
+
+// requestTimeout bounds every API request the specs make.
+const requestTimeout = 30 * time.Second
 
 // VersionEnvVar selects the operator version under test.
 const VersionEnvVar = "DFE2E_OPERATOR_VERSION"
@@ -85,11 +89,14 @@ func renderBundle(version string) types.EnvFunc {
 		if err := clientgoscheme.AddToScheme(scheme); err != nil {
 			return ctx, err
 		}
+		// No single request may hang a spec: the suite must stop, not stall.
+		rc := rest.CopyConfig(c.Config)
+		rc.Timeout = requestTimeout
 		var err error
-		if k8s, err = client.New(c.Config, client.Options{Scheme: scheme}); err != nil {
+		if k8s, err = client.New(rc, client.Options{Scheme: scheme}); err != nil {
 			return ctx, err
 		}
-		if clientset, err = kubernetes.NewForConfig(c.Config); err != nil {
+		if clientset, err = kubernetes.NewForConfig(rc); err != nil {
 			return ctx, err
 		}
 		bundle, err = operator.Render(ctx, version, operator.SourceOptions{})

@@ -41,7 +41,7 @@ metadata:
 apiVersion: v1
 kind: ServiceAccount
 metadata:
-  name: local-path-provisioner
+  name: local-path-provisioner-service-account
   namespace: local-path-storage
 ---
 apiVersion: rbac.authorization.k8s.io/v1
@@ -72,7 +72,7 @@ roleRef:
   name: dfe2e-local-path-provisioner
 subjects:
 - kind: ServiceAccount
-  name: local-path-provisioner
+  name: local-path-provisioner-service-account
   namespace: local-path-storage
 ---
 apiVersion: rbac.authorization.k8s.io/v1
@@ -96,7 +96,7 @@ roleRef:
   name: dfe2e-local-path-provisioner
 subjects:
 - kind: ServiceAccount
-  name: local-path-provisioner
+  name: local-path-provisioner-service-account
   namespace: local-path-storage
 ---
 apiVersion: v1
@@ -146,7 +146,8 @@ spec:
       labels:
         app: local-path-provisioner
     spec:
-      serviceAccountName: local-path-provisioner
+      # The provisioner runs its helper pods under this name (its default).
+      serviceAccountName: local-path-provisioner-service-account
       tolerations:
       - key: node-role.kubernetes.io/control-plane
         operator: Exists

@@ -86,6 +86,11 @@ func (c *Cluster) CheckStorage(ctx context.Context, helperImage string) error {
 		return len(f) == 2 && f[0] == "Bound", strings.TrimSpace(out), nil
 	})
 	if err != nil {
+		// Say why: the provisioner reports its failures as events on the claim.
+		ev, _ := kubectl(context.Background(), n, nil, "-n", ns, "get", "events", "--field-selector", "involvedObject.name=data", "-o", "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}")
+		if lines := strings.Split(strings.TrimSpace(ev), "\n"); len(lines) > 0 && lines[len(lines)-1] != "" {
+			return fmt.Errorf("%w; last event on the claim: %s", err, lines[len(lines)-1])
+		}
 		return err
 	}
 	if class != StorageClassName {

@@ -66,7 +66,7 @@ point removes the cluster's containers (or prints the one command that does).`,
 	fl.BoolVar(&f.keep, "keep-cluster", false, "keep the cluster after the run")
 	fl.BoolVar(&f.keepOnFailure, "keep-on-failure", false, "keep the cluster (and a failed create's nodes) when something fails")
 	fl.StringVar(&f.artifacts, "artifacts", "artifacts", "directory for reports, kubeconfig and, on failure, cluster logs")
-	fl.StringVar(&f.labelFilter, "label-filter", "install || rbac || admission", "Ginkgo label filter of the specs to run")
+	fl.StringVar(&f.labelFilter, "label-filter", "install || rbac || admission || selftest", "Ginkgo label filter of the specs to run")
 	fl.StringVar(&f.suites, "suites", "./suites/...", "Go packages of the Ginkgo suites")
 	fl.StringArrayVar(&f.archives, "image-archive", nil, "image archive (docker save / OCI tar) to load into the node; repeatable (air-gapped path)")
 	fl.StringArrayVar(&f.loadImages, "load-image", nil, "image from the local Docker engine to load into the node; repeatable")

@@ -167,7 +167,8 @@ func busyboxFiles(src string) []File {
 }
 
 // assembleNode: rootfs image → build container → node files and images →
-// images imported into the node's containerd → docker commit.
+// images imported into the node's containerd → docker commit. (docker
+// commit cannot set STOPSIGNAL; kind removes nodes with SIGKILL anyway.)
 func assembleNode(ctx context.Context, docker string, in nodeInputs, ref, key string, logf Logf) error {
 	work, err := os.MkdirTemp(filepath.Join(k8sbuild.CacheRoot()), ".node-build-")
 	if err != nil {
@@ -247,7 +248,13 @@ func assembleNode(ctx context.Context, docker string, in nodeInputs, ref, key st
 		}
 	}
 	if out, err := run(ctx, docker, "exec", name, "ctr", "--namespace=k8s.io", "images", "ls", "-q"); err == nil {
-		logf("node containerd holds: %s", strings.Join(strings.Fields(out), " "))
+		var named []string
+		for _, r := range strings.Fields(out) {
+			if !strings.HasPrefix(r, "sha256:") && !strings.HasPrefix(r, "import-") {
+				named = append(named, r)
+			}
+		}
+		logf("node containerd holds %d images: %s", len(named), strings.Join(named, " "))
 	}
 	if _, err := run(ctx, docker, "exec", name, "sh", "-c", "pkill containerd; while pgrep -x containerd >/dev/null; do sleep 0.2; done; rm -rf /kind/images /var/log/containerd-build.log"); err != nil {
 		return err
@@ -258,7 +265,6 @@ func assembleNode(ctx context.Context, docker string, in nodeInputs, ref, key st
 		"--change", `CMD []`,
 		"--change", "ENV container=docker",
 		"--change", "ENV "+defaultPath,
-		"--change", "STOPSIGNAL SIGRTMIN+3",
 		"--change", "LABEL "+hashLabel+"="+key,
 		name, ref); err != nil {
 		return err

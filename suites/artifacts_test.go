@@ -104,11 +104,16 @@ func relevant(name string, namespaces []string) bool {
 	return false
 }
 
-// report records findings in the Ginkgo report (JSON/JUnit) and the spec log.
-func report(name string, fs []finding.Finding) {
+// FindingsEntry names the Ginkgo report entries that carry findings; the
+// entry's value is a []finding.Finding (Value.AsJSON in the JSON report).
+const FindingsEntry = "dfe2e.findings"
+
+// report records findings in the Ginkgo report (JSON/JUnit) and the spec log;
+// what says what they are ("least-privilege report").
+func report(what string, fs []finding.Finding) {
 	if len(fs) == 0 {
 		return
 	}
-	AddReportEntry(name, finding.Lines(fs))
-	GinkgoWriter.Printf("%s:\n%s", name, finding.Lines(fs))
+	AddReportEntry(FindingsEntry, fs)
+	GinkgoWriter.Printf("%s:\n%s", what, finding.Lines(fs))
 }

@@ -4,17 +4,21 @@ package suites
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/admissioncheck"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/cluster"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/finding"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/installcheck"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/rbaccheck"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
 )
 
@@ -126,6 +130,13 @@ var _ = Describe("Planted defects at the API level", Label(LabelSelfTest, LabelA
 		objs := append([]*unstructured.Unstructured{selftestNamespace(sel)}, mutantWebhookNoBackend(sel)...)
 		applyAside(ctx, objs, sel)
 
+		By("waiting for the API server to call the new webhook (it reads webhook configurations through an informer)", func() {
+			_, err := wait.For(ctx, "webhook of "+objs[1].GetName()+" to intercept Dragonfly creates in "+sel, wait.WebhookEffective, func(ctx context.Context) (bool, string, error) {
+				err := k8s.Create(ctx, admissioncheck.Object(admissioncheck.DragonflyGVK, sel, "effect-probe", map[string]any{"replicas": int64(1)}), client.DryRunAll)
+				return err != nil && strings.Contains(err.Error(), "failed calling webhook"), fmt.Sprint(err), nil
+			})
+			Expect(err).NotTo(HaveOccurred())
+		})
 		By("checking that the webhook check fails because the webhook does not answer", func() {
 			fs, err := admissioncheck.CheckWebhooks(ctx, k8s, admissioncheck.WebhookTarget{Objects: objs, Namespace: operator.Namespace, ProbeNamespace: sel, GVK: admissioncheck.DragonflyGVK})
 			Expect(err).NotTo(HaveOccurred())

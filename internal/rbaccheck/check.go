@@ -2,6 +2,7 @@ package rbaccheck
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/finding"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 )
 
 // Check ids.
@@ -52,7 +54,26 @@ type Target struct {
 // Allowed asks one SubjectAccessReview per needed verb and namespace and
 // returns a violation for every denial, naming the resource, the verbs, where,
 // why the operator needs it, and any binding subject that explains it.
+// Denials are re-asked for up to the named timeout RBACSettled, because the
+// authorizer sees new bindings through informers, a moment after they are written.
 func Allowed(ctx context.Context, cs kubernetes.Interface, t Target, needed []Permission) ([]finding.Finding, error) {
+	var out []finding.Finding
+	_, err := wait.For(ctx, "RBAC of "+t.Subject.String()+" to allow what the operator needs", wait.RBACSettled, func(ctx context.Context) (bool, string, error) {
+		var err error
+		out, err = allowedOnce(ctx, cs, t, needed)
+		if err != nil {
+			return false, "", err
+		}
+		return len(finding.Violations(out)) == 0, fmt.Sprintf("%d denials", len(finding.Violations(out))), nil
+	})
+	var te *wait.TimeoutError
+	if err != nil && !errors.As(err, &te) {
+		return out, err
+	}
+	return out, nil
+}
+
+func allowedOnce(ctx context.Context, cs kubernetes.Interface, t Target, needed []Permission) ([]finding.Finding, error) {
 	if t.OtherNamespace == "" || t.OtherNamespace == t.Subject.Namespace {
 		return nil, fmt.Errorf("rbaccheck: OtherNamespace must name a namespace other than the operator's (%q)", t.Subject.Namespace)
 	}

@@ -27,6 +27,11 @@ const (
 	// APIServerReachable bounds the first answer of an existing API server
 	// (kubeconfig provider); short, so a wrong KUBECONFIG fails fast.
 	APIServerReachable Name = "APIServerReachable"
+	// RBACSettled bounds how long a denied SubjectAccessReview is re-asked
+	// after bindings change: the authorizer reads RBAC through informers.
+	RBACSettled Name = "RBACSettled"
+	// WebhookEffective bounds a new webhook configuration taking effect.
+	WebhookEffective Name = "WebhookEffective"
 	// ObjectDeleted bounds an object (or a namespace being finalized) disappearing.
 	ObjectDeleted Name = "ObjectDeleted"
 	// CRDEstablished bounds a CRD reaching condition Established.
@@ -56,6 +61,8 @@ var Defaults = map[Name]time.Duration{
 	APIServerReady:      60 * time.Second,
 	APIServerReachable:  15 * time.Second,
 	ObjectDeleted:       30 * time.Second,
+	RBACSettled:         3 * time.Second,
+	WebhookEffective:    15 * time.Second,
 	CRDEstablished:      30 * time.Second,
 	ObjectPresent:       30 * time.Second,
 	ClusterReady:        5 * time.Minute,

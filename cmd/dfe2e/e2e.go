@@ -19,8 +19,10 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/cluster"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/preflight"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/verdict"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/kindconfig"
+	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
 )
 
 // e2eFlags are the options of `dfe2e e2e`.
@@ -86,6 +88,34 @@ type runRecord struct {
 	NodeImage string `json:"nodeImage,omitempty"`
 	Offline   bool   `json:"offline"`
 	Steps     []step `json:"steps"`
+	// Specs are the verdicts of the specs that did not pass (from the Ginkgo report).
+	Specs   []specLine `json:"specs,omitempty"`
+	Summary string     `json:"summary,omitempty"`
+}
+
+type specLine struct {
+	Status verdict.Status `json:"status"`
+	Spec   string         `json:"spec"`
+	Reason string         `json:"reason,omitempty"`
+}
+
+// summarizeSpecs reads the Ginkgo JSON report into rec and returns the counts.
+func summarizeSpecs(rec *runRecord, report string) (verdict.Summary, error) {
+	var sum verdict.Summary
+	suites, _, err := reports.ReadGinkgo(report)
+	if err != nil {
+		return sum, err
+	}
+	for _, su := range suites {
+		for _, sp := range su.Specs {
+			sum.Add(sp.Verdict.Status)
+			if sp.Verdict.Status != verdict.Passed {
+				rec.Specs = append(rec.Specs, specLine{Status: sp.Verdict.Status, Spec: sp.FullName(), Reason: sp.Verdict.Reason})
+			}
+		}
+	}
+	rec.Summary = sum.Line()
+	return sum, nil
 }
 
 func runE2E(parent context.Context, f *e2eFlags) (retErr error) {
@@ -211,6 +241,13 @@ func runE2E(parent context.Context, f *e2eFlags) (retErr error) {
 	suitesErr := timed("suites: "+f.labelFilter, func() (string, error) {
 		return runSuites(ctx, f, art, kc)
 	})
+	var sum verdict.Summary
+	if report := filepath.Join(art, "e2e-kind.json"); fileExists(report) {
+		var err error
+		if sum, err = summarizeSpecs(rec, report); err != nil {
+			progress("reading the suites' report: %v", err)
+		}
+	}
 	for _, l := range sortedKeys(laterSuites) {
 		rec.Steps = append(rec.Steps, step{Name: "suites: " + l, Status: "not-run", Detail: laterSuites[l]})
 	}
@@ -222,7 +259,16 @@ func runE2E(parent context.Context, f *e2eFlags) (retErr error) {
 		}
 		return failed(suitesErr)
 	}
+	if code := sum.ExitCode(); code != exitOK {
+		failedRun = true
+		return withCode(code)
+	}
 	return nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 type blockedErr struct{ msg string }
@@ -275,5 +321,11 @@ func printRecord(r *runRecord) {
 			d = d[:157] + "..."
 		}
 		fmt.Fprintf(os.Stderr, "  %-8s %-48s %7.1fs  %s\n", s.Status, s.Name, s.Seconds, d)
+	}
+	if r.Summary != "" {
+		fmt.Fprintf(os.Stderr, "  specs: %s\n", r.Summary)
+	}
+	for _, sp := range r.Specs {
+		fmt.Fprintf(os.Stderr, "    %-8s %s — %s\n", sp.Status, sp.Spec, sp.Reason)
 	}
 }

@@ -78,7 +78,25 @@ func BuildOfflineNode(ctx context.Context, docker string, logf Logf) (string, er
 		return "", err
 	}
 	logf("node image %s built in %s", ref, time.Since(start).Round(time.Second))
+	pruneOld(ctx, docker, NodeRepo, ref, logf)
 	return ref, nil
+}
+
+// pruneOld removes other tags of repo (node images of older inputs, ≈1.4 GB
+// each); an image still used by a container stays.
+func pruneOld(ctx context.Context, docker, repo, keep string, logf Logf) {
+	out, err := exec.CommandContext(ctx, docker, "images", repo, "--format", "{{.Repository}}:{{.Tag}}").Output()
+	if err != nil {
+		return
+	}
+	for _, r := range strings.Fields(string(out)) {
+		if r == keep {
+			continue
+		}
+		if exec.CommandContext(ctx, docker, "rmi", r).Run() == nil {
+			logf("removed outdated image %s", r)
+		}
+	}
 }
 
 func gatherInputs(ctx context.Context, logf Logf) (nodeInputs, error) {

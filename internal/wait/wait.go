@@ -54,6 +54,19 @@ const (
 	EngineReady Name = "EngineReady"
 	// NodeImageStep bounds one step inside a node-image build container (containerd start, image import).
 	NodeImageStep Name = "NodeImageStep"
+	// PodsReady bounds the pods of a StatefulSet (re)becoming Ready after a
+	// create, pod deletion, scale-up or node restart (snapshot suite).
+	PodsReady Name = "PodsReady"
+	// NodeRestarted bounds a restarted kind node container serving the API
+	// and reporting the node Ready again.
+	NodeRestarted Name = "NodeRestarted"
+	// FailoverRecovered bounds the time from killing the master until
+	// writes through the Service succeed again (the RTO budget); a Service
+	// left pointing at the dead master fails within it instead of hanging.
+	FailoverRecovered Name = "FailoverRecovered"
+	// ImagePullVerdict bounds how long a spec waits for pods to either start
+	// or show that their image cannot be pulled (then: blocked).
+	ImagePullVerdict Name = "ImagePullVerdict"
 )
 
 // Defaults holds the timeout for each name on an unloaded 2-core machine.
@@ -73,6 +86,10 @@ var Defaults = map[Name]time.Duration{
 	ServerReachable:     30 * time.Second,
 	EngineReady:         90 * time.Second,
 	NodeImageStep:       5 * time.Minute,
+	PodsReady:           3 * time.Minute,
+	NodeRestarted:       4 * time.Minute,
+	FailoverRecovered:   60 * time.Second,
+	ImagePullVerdict:    2 * time.Minute,
 }
 
 // EnvVar overrides timeouts: a JSON object of name → duration string.

@@ -1,0 +1,74 @@
+package failover
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
+)
+
+// RecoveryError is a failover that did not bring writes back within the
+// FailoverRecovered bound: it names where the writes went and why they failed.
+type RecoveryError struct {
+	Since    time.Duration
+	Timeout  time.Duration
+	LastAddr string
+	LastErr  string
+}
+
+func (e *RecoveryError) Error() string {
+	return fmt.Sprintf("writes through the Service did not succeed again within %s=%s of the master being killed: "+
+		"every write failed, the last one to %s (%s) — the Service still points at the dead master, or no replica was promoted",
+		wait.FailoverRecovered, e.Timeout, e.LastAddr, e.LastErr)
+}
+
+// MeasureRTO waits until the writer logs an acknowledged write at or after
+// killedAt and returns the time from the kill to that write (the RTO). It
+// gives up after the named timeout FailoverRecovered with a RecoveryError.
+func MeasureRTO(ctx context.Context, log *Log, killedAt time.Time) (time.Duration, error) {
+	var rto time.Duration
+	_, err := wait.For(ctx, "a write through the Service to succeed after the master was killed", wait.FailoverRecovered,
+		func(context.Context) (bool, string, error) {
+			if a, ok := log.FirstAckAfter(killedAt); ok {
+				rto = a.At.Sub(killedAt)
+				return true, "", nil
+			}
+			if f, ok := log.LastFailure(); ok {
+				return false, "last write to " + f.Addr + ": " + f.Err, nil
+			}
+			return false, "no write attempted since the kill", nil
+		})
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, err
+		}
+		re := &RecoveryError{Since: time.Since(killedAt), Timeout: wait.Timeout(wait.FailoverRecovered)}
+		if f, ok := log.LastFailure(); ok {
+			re.LastAddr, re.LastErr = f.Addr, f.Err
+		}
+		return 0, re
+	}
+	return rto, nil
+}
+
+// WaitServiceFollows waits until resolve returns newMaster (the address of
+// the promoted replica), bounded by FailoverRecovered; the error names the
+// address the Service is stuck on.
+func WaitServiceFollows(ctx context.Context, resolve Resolver, newMaster string) error {
+	var last string
+	_, err := wait.For(ctx, "the Service to point at the new master "+newMaster, wait.FailoverRecovered,
+		func(ctx context.Context) (bool, string, error) {
+			a, err := resolve(ctx)
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			last = a
+			return a == newMaster, "Service resolves to " + a, nil
+		})
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("the Service still points at %s, not at the new master %s, after %s=%s: %w",
+			last, newMaster, wait.FailoverRecovered, wait.Timeout(wait.FailoverRecovered), err)
+	}
+	return err
+}

@@ -67,6 +67,10 @@ const (
 	// ImagePullVerdict bounds how long a spec waits for pods to either start
 	// or show that their image cannot be pulled (then: blocked).
 	ImagePullVerdict Name = "ImagePullVerdict"
+	// SourceReady bounds a Flux source (GitRepository) fetching a requested revision.
+	SourceReady Name = "SourceReady"
+	// FluxRestored bounds Flux putting back an object deleted behind its back (drift).
+	FluxRestored Name = "FluxRestored"
 )
 
 // Defaults holds the timeout for each name on an unloaded 2-core machine.
@@ -90,6 +94,8 @@ var Defaults = map[Name]time.Duration{
 	NodeRestarted:       4 * time.Minute,
 	FailoverRecovered:   60 * time.Second,
 	ImagePullVerdict:    2 * time.Minute,
+	SourceReady:         2 * time.Minute,
+	FluxRestored:        2 * time.Minute,
 }
 
 // EnvVar overrides timeouts: a JSON object of name → duration string.

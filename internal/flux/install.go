@@ -1,0 +1,217 @@
+// Package flux installs Flux (source-controller and kustomize-controller)
+// into a cluster through flux2's manifestgen/install, asks it to reconcile
+// now (the Go equivalent of `flux reconcile kustomization --with-source`),
+// and reads Kustomization and source status.
+package flux
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fluxcd/flux2/v2/pkg/manifestgen/install"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/imagepull"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/installcheck"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
+)
+
+// Pinned Flux release and the controllers it ships.
+const (
+	Version                  = "v2.9.5"
+	SourceControllerVersion  = "v1.9.5"
+	KustomizeControllerVersn = "v1.9.5"
+	Namespace                = "flux-system"
+	Registry                 = "ghcr.io/fluxcd"
+)
+
+// Components are the controllers this project installs.
+var Components = []string{"source-controller", "kustomize-controller"}
+
+// ManifestsEnvVar names an offline copy of the flux2 release manifests
+// (the folder holding source-controller.yaml, kustomize-controller.yaml, …).
+const ManifestsEnvVar = "DFE2E_FLUX_MANIFESTS"
+
+// Options select where the manifests come from.
+type Options struct {
+	// ManifestsDir is an offline copy of the release manifests; empty: the
+	// flux2 release is downloaded (needs GitHub).
+	ManifestsDir string
+}
+
+// OptionsFromEnv reads ManifestsEnvVar.
+func OptionsFromEnv() Options { return Options{ManifestsDir: os.Getenv(ManifestsEnvVar)} }
+
+// requiredManifests are the files Generate reads for Components.
+var requiredManifests = []string{"source-controller.yaml", "kustomize-controller.yaml", "rbac.yaml", "policies.yaml"}
+
+// CheckManifestsDir says what is wrong with an offline manifests folder.
+func CheckManifestsDir(dir string) error {
+	for _, f := range requiredManifests {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return fmt.Errorf("Flux manifests folder %s lacks %s (%v): point --flux-manifests / %s at the manifests/ folder of an offline flux2 %s copy (e.g. ../shared/upstream/flux/%s/manifests), or leave it empty to download the release",
+				dir, f, err, ManifestsEnvVar, Version, Version)
+		}
+	}
+	return nil
+}
+
+// Manifests renders the install YAML with install.Generate. Generate writes
+// into its manifests base, so an offline folder is copied to a temp dir first
+// (and the copy removed).
+func Manifests(o Options) (string, error) {
+	opts := install.MakeDefaultOptions()
+	opts.Version = Version
+	opts.Namespace = Namespace
+	opts.Components = Components
+	opts.ComponentsExtra = nil
+	opts.Registry = Registry
+	opts.Timeout = 2 * time.Minute
+	base := ""
+	if o.ManifestsDir != "" {
+		if err := CheckManifestsDir(o.ManifestsDir); err != nil {
+			return "", err
+		}
+		tmp, err := os.MkdirTemp("", "dfe2e-flux-manifests-")
+		if err != nil {
+			return "", err
+		}
+		defer os.RemoveAll(tmp)
+		if err := copyDir(o.ManifestsDir, tmp); err != nil {
+			return "", fmt.Errorf("copying Flux manifests %s: %w", o.ManifestsDir, err)
+		}
+		base = tmp
+	}
+	m, err := install.Generate(opts, base)
+	if err != nil {
+		if base == "" {
+			return "", fmt.Errorf("generating Flux %s install manifests (download from %s): %w — offline, pass --flux-manifests / %s", Version, opts.BaseURL, err, ManifestsEnvVar)
+		}
+		return "", fmt.Errorf("generating Flux %s install manifests from %s: %w", Version, o.ManifestsDir, err)
+	}
+	return m.Content, nil
+}
+
+func copyDir(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		t := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(t, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(t, b, 0o644)
+	})
+}
+
+// Decode splits multi-document YAML into objects.
+func Decode(doc string) ([]*unstructured.Unstructured, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(doc), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return nil, err
+		}
+		if len(u.Object) > 0 {
+			out = append(out, u)
+		}
+	}
+}
+
+// Images lists the container images of the Deployments in objs.
+func Images(objs []*unstructured.Unstructured) []string {
+	var out []string
+	for _, o := range objs {
+		if o.GetKind() != "Deployment" {
+			continue
+		}
+		cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		for _, c := range cs {
+			m, _ := c.(map[string]any)
+			if img, ok := m["image"].(string); ok {
+				out = append(out, img)
+			}
+		}
+	}
+	return out
+}
+
+// Install applies the manifests (CRDs Established first) and waits for
+// every controller Deployment to be Available. A controller image the node
+// cannot get ends the wait at once, naming it.
+func Install(ctx context.Context, c client.Client, o Options) ([]*unstructured.Unstructured, error) {
+	doc, err := Manifests(o)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := Decode(doc)
+	if err != nil {
+		return nil, fmt.Errorf("decoding Flux install manifests: %w", err)
+	}
+	if err := installcheck.Apply(ctx, c, objs); err != nil {
+		return nil, fmt.Errorf("applying Flux %s: %w", Version, err)
+	}
+	for _, comp := range Components {
+		if err := WaitDeployment(ctx, c, Namespace, comp); err != nil {
+			return objs, err
+		}
+	}
+	return objs, nil
+}
+
+// WaitDeployment waits (DeploymentAvailable) for ns/name to be Available with
+// all replicas updated, failing at once on an image the node cannot get.
+func WaitDeployment(ctx context.Context, c client.Client, ns, name string) error {
+	_, err := wait.For(ctx, fmt.Sprintf("Deployment %s/%s to be Available", ns, name), wait.DeploymentAvailable, func(ctx context.Context) (bool, string, error) {
+		var d appsv1.Deployment
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &d); err != nil {
+			return false, err.Error(), nil
+		}
+		var pods corev1.PodList
+		if d.Spec.Selector != nil {
+			if err := c.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels(d.Spec.Selector.MatchLabels)); err == nil {
+				if f := imagepull.Failing(pods.Items); f != nil {
+					return false, "", &ImageError{Failure: f}
+				}
+			}
+		}
+		for _, cond := range d.Status.Conditions {
+			if cond.Type == appsv1.DeploymentAvailable && cond.Status == corev1.ConditionTrue &&
+				d.Status.ObservedGeneration == d.Generation && d.Status.UpdatedReplicas == d.Status.Replicas {
+				return true, "", nil
+			}
+		}
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "%d/%d available", d.Status.AvailableReplicas, d.Status.Replicas)
+		return false, b.String(), nil
+	})
+	return err
+}
+
+// ImageError is a wait ended because an image cannot be had (a blocked verdict).
+type ImageError struct{ Failure *imagepull.Failure }
+
+func (e *ImageError) Error() string {
+	return e.Failure.String() + " — " + imagepull.Remedy(e.Failure.Image)
+}

@@ -37,6 +37,7 @@ type e2eFlags struct {
 	suites        string
 	archives      []string
 	loadImages    []string
+	stopEngine    bool
 }
 
 // laterSuites are the spec labels other issues bring; until they run on kind
@@ -71,6 +72,7 @@ point removes the cluster's containers (or prints the one command that does).`,
 	fl.StringVar(&f.labelFilter, "label-filter", "install || rbac || admission || selftest", "Ginkgo label filter of the specs to run")
 	fl.StringVar(&f.suites, "suites", "./suites/...", "Go packages of the Ginkgo suites")
 	fl.StringArrayVar(&f.archives, "image-archive", nil, "image archive (docker save / OCI tar) to load into the node; repeatable (air-gapped path)")
+	fl.BoolVar(&f.stopEngine, "stop-engine", false, "stop the Docker engine at the end if this run started it (CI: leave the machine as found)")
 	fl.StringArrayVar(&f.loadImages, "load-image", nil, "image from the local Docker engine to load into the node; repeatable")
 	root.AddCommand(cmd)
 }
@@ -166,6 +168,18 @@ func runE2E(parent context.Context, f *e2eFlags) (retErr error) {
 	}
 	if err := os.Setenv("DFE2E_DOCKER", eng.Docker); err != nil {
 		return err
+	}
+	if f.stopEngine {
+		// Registered first, so it runs after the cluster is deleted.
+		defer func() {
+			c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if err := eng.Stop(c); err != nil {
+				progress("stopping dockerd: %v", err)
+			} else if eng.Started {
+				progress("stopped the dockerd this run started")
+			}
+		}()
 	}
 	var set *images.Set
 	if err := timed("images", func() (string, error) {

@@ -36,6 +36,23 @@ type Engine struct {
 	DaemonLog string
 	// Wrapped is true when the engine uses the capability-filtering runtime wrapper.
 	Wrapped bool
+
+	pid int // of the dockerd this run started
+}
+
+// Stop stops the dockerd this run started (nothing otherwise) and waits for
+// it to exit, so a CI job can leave the machine as it found it.
+func (e *Engine) Stop(ctx context.Context) error {
+	if !e.Started || e.pid == 0 {
+		return nil
+	}
+	if err := syscall.Kill(e.pid, syscall.SIGTERM); err != nil {
+		return nil // already gone
+	}
+	_, err := wait.For(ctx, fmt.Sprintf("dockerd (pid %d) to exit", e.pid), wait.EngineReady, func(context.Context) (bool, string, error) {
+		return syscall.Kill(e.pid, 0) != nil, "still running", nil
+	})
+	return err
 }
 
 // Options tune Ensure.
@@ -160,6 +177,7 @@ func startEngine(ctx context.Context, e *Engine, o Options, logf Logf) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting dockerd: %w", err)
 	}
+	e.pid = cmd.Process.Pid
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	_, err = wait.For(ctx, "dockerd to answer on its socket", wait.EngineReady, func(ctx context.Context) (bool, string, error) {

@@ -55,7 +55,11 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	provider, err = cluster.FromEnv()
 	must(err)
 	if e, ok := provider.(*cluster.Envtest); ok {
-		e.Logf = func(format string, args ...any) { GinkgoWriter.Printf(format+"\n", args...) }
+		// Straight to stderr: a first run builds kube-apiserver and etcd for
+		// minutes, and that must not look like a hang.
+		e.Logf = func(format string, args ...any) {
+			fmt.Fprintf(os.Stderr, "%s envtest: "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+		}
 	}
 	version := os.Getenv(VersionEnvVar)
 	if version == "" {
@@ -69,7 +73,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		envCtx, err = step(envCtx, envCfg)
 		must(err)
 	}
-}, NodeTimeout(15*time.Minute))
+}, NodeTimeout(40*time.Minute)) // a first run builds kube-apiserver and etcd
 
 var _ = AfterSuite(func(ctx SpecContext) {
 	if provider != nil {

@@ -67,6 +67,9 @@ const (
 	// ImagePullVerdict bounds how long a spec waits for pods to either start
 	// or show that their image cannot be pulled (then: blocked).
 	ImagePullVerdict Name = "ImagePullVerdict"
+	// PeriodicSnapshot bounds the wait for a snapshot nobody asked for (a
+	// Dragonfly snapshot cron of every minute, redis-server's save policy).
+	PeriodicSnapshot Name = "PeriodicSnapshot"
 	// SourceReady bounds a Flux source (GitRepository) fetching a requested revision.
 	SourceReady Name = "SourceReady"
 	// FluxRestored bounds Flux putting back an object deleted behind its back (drift).
@@ -94,6 +97,7 @@ var Defaults = map[Name]time.Duration{
 	NodeRestarted:       4 * time.Minute,
 	FailoverRecovered:   60 * time.Second,
 	ImagePullVerdict:    2 * time.Minute,
+	PeriodicSnapshot:    150 * time.Second,
 	SourceReady:         2 * time.Minute,
 	FluxRestored:        2 * time.Minute,
 }

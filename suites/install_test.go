@@ -6,6 +6,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/finding"
@@ -30,19 +32,22 @@ var _ = Describe("Installing the bundled operator", Label(LabelInstall, LabelAPI
 			Expect(err).NotTo(HaveOccurred())
 			Expect(finding.Violations(fs)).To(BeEmpty(), finding.Lines(fs))
 		})
-		By("checking that the operator Deployment is the upstream one, selected by "+"control-plane=controller-manager", func() {
+		By("checking that the operator Deployment is "+operator.DeploymentName+", selected by control-plane=controller-manager (not the guide's dragonfly-operator)", func() {
 			var d appsv1.Deployment
 			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: operator.Namespace, Name: operator.DeploymentName}, &d)).To(Succeed())
 			Expect(d.Spec.Selector.MatchLabels).To(Equal(operator.ControllerSelector))
 		})
-		By("checking that every object was applied by field manager "+installcheck.FieldManager, func() {
-			var d appsv1.Deployment
-			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: operator.Namespace, Name: operator.DeploymentName}, &d)).To(Succeed())
-			var managers []string
-			for _, m := range d.ManagedFields {
-				managers = append(managers, m.Manager)
+		By("checking that every object was server-side applied by field manager "+installcheck.FieldManager, func() {
+			for _, o := range bundle.Objects {
+				live := &unstructured.Unstructured{}
+				live.SetGroupVersionKind(o.GroupVersionKind())
+				Expect(k8s.Get(ctx, client.ObjectKeyFromObject(o), live)).To(Succeed())
+				applied := false
+				for _, m := range live.GetManagedFields() {
+					applied = applied || (m.Manager == installcheck.FieldManager && m.Operation == metav1.ManagedFieldsOperationApply)
+				}
+				Expect(applied).To(BeTrue(), "%s has no Apply entry of field manager %s", installcheck.Ref(o), installcheck.FieldManager)
 			}
-			Expect(managers).To(ContainElement(installcheck.FieldManager))
 		})
 	})
 })

@@ -8,6 +8,10 @@ ARTIFACTS ?= $(CURDIR)/artifacts
 # Left empty, the pinned upstream URL is fetched and verified against its sha256.
 DFE2E_OPERATOR_SOURCE ?= $(wildcard $(CURDIR)/../shared/upstream/dragonfly-operator)
 export DFE2E_OPERATOR_SOURCE
+# Offline copy of the flux2 release manifests (install.Generate's manifests base for the Flux tier).
+# Left empty, the release is downloaded from GitHub.
+DFE2E_FLUX_MANIFESTS ?= $(wildcard $(CURDIR)/../shared/upstream/flux/v2.9.5/manifests)
+export DFE2E_FLUX_MANIFESTS
 
 .PHONY: all build test test-unit test-api e2e lint bench deps envtest-assets clean help
 

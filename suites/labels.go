@@ -19,3 +19,19 @@ const (
 	// kubelet, no images): all of the above.
 	LabelAPITier = "api-tier"
 )
+
+// Labels of the Flux tier (kind or any cluster with nodes; run by make e2e
+// after the install tier).
+const (
+	// LabelHealth: Flux installed, the fixtures served from an in-cluster Git
+	// server, the Kustomization chain reconciled, operator and Dragonfly
+	// health, drift and prune-safety. Needs nodes (not envtest).
+	LabelHealth = "health"
+	// LabelFluxDefect: planted defects in Flux Kustomizations (missing
+	// health-check target, missing dependency, wrong path), each proven to
+	// make the readiness check fail with a verdict naming it.
+	LabelFluxDefect = "flux-defect"
+	// LabelDisruptive marks specs that restart or remove the operator on
+	// purpose; the operator-restart invariant does not apply to them.
+	LabelDisruptive = "disruptive"
+)

@@ -38,13 +38,12 @@ type e2eFlags struct {
 	archives      []string
 	loadImages    []string
 	stopEngine    bool
+	flux          fluxFlags
 }
 
 // laterSuites are the spec labels other issues bring; until they run on kind
 // they are listed as not run, with the reason, never as passed.
 var laterSuites = map[string]string{
-	"flux":      "Flux GitOps install on kind is not part of this tier yet (later issue)",
-	"health":    "operator/Dragonfly health needs the operator and Dragonfly images, which no registry serves here (later issue)",
 	"dataplane": "data-plane load needs running Dragonfly pods (later issue)",
 }
 
@@ -74,6 +73,7 @@ point removes the cluster's containers (or prints the one command that does).`,
 	fl.StringArrayVar(&f.archives, "image-archive", nil, "image archive (docker save / OCI tar) to load into the node; repeatable (air-gapped path)")
 	fl.BoolVar(&f.stopEngine, "stop-engine", false, "stop the Docker engine at the end if this run started it (CI: leave the machine as found)")
 	fl.StringArrayVar(&f.loadImages, "load-image", nil, "image from the local Docker engine to load into the node; repeatable")
+	registerFluxFlags(fl, &f.flux)
 	root.AddCommand(cmd)
 }
 
@@ -124,6 +124,9 @@ func runE2E(parent context.Context, f *e2eFlags) (retErr error) {
 	if err := wait.CheckEnv(); err != nil {
 		return badInput(err)
 	}
+	if err := checkFluxFlags(f); err != nil {
+		return badInput(err)
+	}
 	for _, a := range f.archives {
 		if _, err := os.Stat(a); err != nil {
 			return badInput(fmt.Errorf("--image-archive %s: %w", a, err))
@@ -169,6 +172,7 @@ func runE2E(parent context.Context, f *e2eFlags) (retErr error) {
 	if err := os.Setenv("DFE2E_DOCKER", eng.Docker); err != nil {
 		return err
 	}
+	fluxImgs := startFluxImages(ctx, f)
 	if f.stopEngine {
 		// Registered first, so it runs after the cluster is deleted.
 		defer func() {
@@ -261,6 +265,12 @@ func runE2E(parent context.Context, f *e2eFlags) (retErr error) {
 		if sum, err = summarizeSpecs(rec, report); err != nil {
 			progress("reading the suites' report: %v", err)
 		}
+	}
+	fluxSum, fluxErr := runFluxTier(ctx, f, cl, art, kc, fluxImgs, rec, timed)
+	sum.Passed, sum.Failed, sum.Skipped, sum.Blocked = sum.Passed+fluxSum.Passed, sum.Failed+fluxSum.Failed, sum.Skipped+fluxSum.Skipped, sum.Blocked+fluxSum.Blocked
+	rec.Summary = sum.Line()
+	if suitesErr == nil && fluxErr != nil && sum.ExitCode() == exitOK {
+		suitesErr = fluxErr
 	}
 	for _, l := range sortedKeys(laterSuites) {
 		rec.Steps = append(rec.Steps, step{Name: "suites: " + l, Status: "not-run", Detail: laterSuites[l]})

@@ -30,6 +30,7 @@ type Archive struct {
 	Files      []File   // the top layer
 	Entrypoint []string
 	Env        []string
+	User       string // numeric uid[:gid]; empty: root
 }
 
 // defaultPath is the PATH every built image carries.
@@ -70,7 +71,7 @@ func WriteArchive(a Archive, path string) error {
 		"architecture": "amd64",
 		"os":           "linux",
 		"created":      epoch.Format(time.RFC3339),
-		"config":       map[string]any{"Env": env, "Entrypoint": a.Entrypoint, "WorkingDir": "/"},
+		"config":       imageConfig(a, env),
 		"rootfs":       map[string]any{"type": "layers", "diff_ids": diffIDs},
 	}
 	cfgJSON, _ := json.Marshal(cfg)
@@ -195,4 +196,14 @@ func fileSHA256(path string) (string, error) {
 		return "", fmt.Errorf("hashing %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// imageConfig is the image's runtime config; User is set only when given, so
+// images without one keep their previous digest.
+func imageConfig(a Archive, env []string) map[string]any {
+	c := map[string]any{"Env": env, "Entrypoint": a.Entrypoint, "WorkingDir": "/"}
+	if a.User != "" {
+		c["User"] = a.User
+	}
+	return c
 }

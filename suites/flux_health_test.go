@@ -1,0 +1,372 @@
+//go:build e2e
+
+package suites
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/gitops"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/gitserver"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/imagepull"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/installcheck"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/verdict"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+)
+
+// The Flux tier's names from the fixtures tree.
+const (
+	clusterAppsKS          = "cluster-apps"
+	operatorKS             = "dragonfly-operator"
+	testCacheKS            = "test-cache"
+	operatorDeploymentName = "dragonfly-operator-controller-manager"
+	// driftObject is the bundled object the drift spec deletes behind Flux's back.
+	driftObject = "dragonfly-operator-controller-manager-metrics-service"
+	// neighbourTenant stands in for the guide's CloudNativePG Cluster
+	// database/test-db (no CloudNativePG here): an object in `database`
+	// that no Flux Kustomization of the operator owns.
+	neighbourTenant = "test-db"
+)
+
+var dragonflyGVK = schema.GroupVersionKind{Group: "dragonflydb.io", Version: "v1alpha1", Kind: "Dragonfly"}
+
+// fluxRun is what BeforeAll set up for the ordered specs.
+var fluxRun struct {
+	served  *gitserver.Served
+	tree    *gitops.Tree
+	order   []*gitops.Kustomization
+	blocked map[string]string // Kustomization key → blocked message
+}
+
+func ksKey(name string) client.ObjectKey {
+	return client.ObjectKey{Namespace: flux.Namespace, Name: name}
+}
+
+var _ = Describe("Flux GitOps install and health", Ordered, Label(LabelHealth), func() {
+	BeforeAll(func(ctx SpecContext) {
+		if provider == nil || provider.Name() == "envtest" {
+			Skip("the Flux tier needs a cluster with nodes: run it with make e2e (kind) or DFE2E_CLUSTER=kubeconfig")
+		}
+		image := os.Getenv(gitserver.ImageEnvVar)
+		if image == "" {
+			Fail(gitserver.ImageEnvVar + " is not set: the in-cluster Git server image is built and loaded by `dfe2e e2e` (make e2e); on another cluster build it with `go run ./cmd/dfe2e e2e` once or load dfe2e.local/gitserver yourself")
+		}
+		fluxRun.blocked = map[string]string{}
+
+		By("installing Flux "+flux.Version+" (source-controller, kustomize-controller) through manifestgen/install", func() {
+			start := time.Now()
+			_, err := flux.Install(ctx, k8s, flux.OptionsFromEnv())
+			var ie *flux.ImageError
+			if errors.As(err, &ie) {
+				Skip(ie.Failure.BlockedMessage("Flux controllers"))
+			}
+			must(err)
+			AddReportEntry("flux install", time.Since(start).Round(time.Second).String())
+		})
+		By("serving the fixtures tree (operator bundle filled in) from an in-cluster Git server", func() {
+			files, tree, err := exportTree(ctx)
+			must(err)
+			fluxRun.tree = tree
+			fluxRun.order, err = chainOrder(tree)
+			must(err)
+			fluxRun.served, err = gitserver.Deploy(ctx, k8s, gitServerNamespace, image, files)
+			must(err)
+			AddReportEntry("git source", fluxRun.served.URL+" "+fluxRun.served.Revision)
+		})
+		By("applying the GitRepository and the entry-point Kustomization "+clusterAppsKS+" from the tree", func() {
+			entry := tree(clusterAppsKS)
+			must(installcheck.Apply(ctx, k8s, []*unstructured.Unstructured{gitRepository(fluxRun.served.URL), entry.Object.DeepCopy()}))
+		})
+	}, NodeTimeout(20*time.Minute))
+
+	It("fetches the served revision and reconciles "+clusterAppsKS+" on a forced reconcile with source", func(ctx SpecContext) {
+		st, err := flux.ReconcileWithSource(ctx, k8s, ksKey(clusterAppsKS))
+		Expect(err).NotTo(HaveOccurred(), "forced reconcile of %s with its source", clusterAppsKS)
+		src, _, err := flux.Get(ctx, k8s, flux.GitRepositoryGVK, ksKey(fluxSourceName))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(src.ArtifactRevision).To(Equal(fluxRun.served.Revision), "GitRepository %s must hold the commit the in-cluster server serves", fluxSourceName)
+		Expect(st.LastAppliedRevision).To(Equal(fluxRun.served.Revision), "%s", st)
+	})
+
+	It("brings every Kustomization of the chain to Ready in dependency order, each within its timeout", func(ctx SpecContext) {
+		var report []string
+		readyAt := map[string]time.Time{}
+		for _, k := range fluxRun.order {
+			timeout := ksTimeout(k)
+			for _, d := range k.DependsOn {
+				if msg, ok := fluxRun.blocked[d.Namespace+"/"+d.Name]; ok {
+					fluxRun.blocked[k.Key()] = fmt.Sprintf("dependsOn %s, which is blocked (%s)", d.Name, firstLine(msg))
+				}
+			}
+			if _, ok := fluxRun.blocked[k.Key()]; ok {
+				report = append(report, k.Key()+": blocked")
+				continue
+			}
+			k := k
+			st, took, err := flux.WaitReady(ctx, k8s, flux.KustomizationGVK, ksKey(k.Name), timeout, func(ctx context.Context) error {
+				if f := imagesBlocked(ctx, k); f != nil {
+					return &flux.ImageError{Failure: f}
+				}
+				return nil
+			})
+			var ie *flux.ImageError
+			if errors.As(err, &ie) {
+				fluxRun.blocked[k.Key()] = ie.Failure.BlockedMessage("Kustomization " + k.Key() + " cannot become Ready")
+				report = append(report, fmt.Sprintf("%s: blocked after %s (%s)", k.Key(), took.Round(time.Second), ie.Failure.Image))
+				continue
+			}
+			Expect(err).NotTo(HaveOccurred(), "waited %s (its timeout + 30s) for Kustomization %s", timeout, k.Key())
+			readyAt[k.Key()] = time.Now()
+			for _, d := range k.DependsOn {
+				dep, _, err := flux.Get(ctx, k8s, flux.KustomizationGVK, ksKey(d.Name))
+				Expect(err).NotTo(HaveOccurred())
+				Expect(dep.Ready).To(Equal("True"), "%s is Ready but its dependency is not: %s", k.Key(), dep)
+			}
+			report = append(report, fmt.Sprintf("%s: Ready in %s (timeout %s) at %s", k.Key(), took.Round(time.Second), timeout, st.LastAppliedRevision))
+		}
+		AddReportEntry("kustomization chain", strings.Join(report, "\n"))
+		if len(fluxRun.blocked) > 0 {
+			var msgs []string
+			for _, k := range fluxRun.order {
+				if m, ok := fluxRun.blocked[k.Key()]; ok {
+					msgs = append(msgs, k.Key()+": "+m)
+				}
+			}
+			Skip(verdict.BlockedMessage("chain not Ready: "+strings.Join(report, "; ")+" — "+strings.Join(msgs, " | "),
+				imagepull.Remedy("the missing image")))
+		}
+	})
+
+	It("has every object of the operator bundle applied by Flux (kustomize-controller owns its fields)", func(ctx SpecContext) {
+		k := fluxRun.tree.Kustomization(flux.Namespace, operatorKS)
+		Expect(k).NotTo(BeNil())
+		var missing []string
+		_, err := wait.For(ctx, fmt.Sprintf("the %d objects of Kustomization %s to be applied by kustomize-controller", len(k.Objects), operatorKS), wait.ObjectPresent,
+			func(ctx context.Context) (bool, string, error) {
+				missing = missing[:0]
+				for _, o := range k.Objects {
+					live, err := getObject(ctx, o)
+					if err != nil || !managedBy(live, "kustomize-controller") {
+						missing = append(missing, installcheck.Ref(o))
+					}
+				}
+				return len(missing) == 0, fmt.Sprintf("not applied by Flux: %v", missing), nil
+			})
+		Expect(err).NotTo(HaveOccurred())
+	})
+
+	It("runs the operator: Deployment "+operatorDeploymentName+" Available", func(ctx SpecContext) {
+		err := flux.WaitDeployment(ctx, k8s, operator.Namespace, operatorDeploymentName)
+		var ie *flux.ImageError
+		if errors.As(err, &ie) {
+			Skip(ie.Failure.BlockedMessage("Deployment " + operator.Namespace + "/" + operatorDeploymentName + " cannot become Available"))
+		}
+		Expect(err).NotTo(HaveOccurred())
+	})
+
+	It("runs test-cache: Dragonfly phase Ready and PING answered over RESP from its own namespace", func(ctx SpecContext) {
+		if msg, ok := fluxRun.blocked[flux.Namespace+"/"+testCacheKS]; ok {
+			Skip(verdict.BlockedMessage("Dragonfly database/test-cache is never applied: Kustomization test-cache "+msg,
+				"supply the operator image and the Dragonfly image it deploys (docker.dragonflydb.io/dragonflydb/dragonfly) with --image-archive, or override the images"))
+		}
+		df := &unstructured.Unstructured{}
+		df.SetGroupVersionKind(dragonflyGVK)
+		_, err := wait.For(ctx, "Dragonfly database/test-cache to reach phase Ready", wait.DragonflyReady, func(ctx context.Context) (bool, string, error) {
+			var pods corev1.PodList
+			if err := k8s.List(ctx, &pods, client.InNamespace("database"), client.MatchingLabels{"app": "test-cache"}); err == nil {
+				if f := imagepull.Failing(pods.Items); f != nil {
+					return false, "", &flux.ImageError{Failure: f}
+				}
+			}
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: "database", Name: "test-cache"}, df); err != nil {
+				return false, err.Error(), nil
+			}
+			phase, _, _ := unstructured.NestedString(df.Object, "status", "phase")
+			return phase == "Ready", "phase " + phase, nil
+		})
+		var ie *flux.ImageError
+		if errors.As(err, &ie) {
+			Skip(ie.Failure.BlockedMessage("Dragonfly database/test-cache cannot become Ready"))
+		}
+		Expect(err).NotTo(HaveOccurred())
+		Expect(pingFromNamespace(ctx, "database", "test-cache")).To(Equal("PONG"))
+	})
+
+	Context("planted defects", Label(LabelFluxDefect), func() {
+		for _, d := range []struct {
+			name, defect, mustName string
+			mutate                 func(map[string]any)
+		}{
+			{"dfe2e-defect-healthcheck", "a healthCheck naming a Deployment that does not exist", "no-such-deployment",
+				func(s map[string]any) {
+					s["healthChecks"] = []any{map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": "no-such-deployment", "namespace": fluxDefectNamespace}}
+				}},
+			{"dfe2e-defect-dependson", "a dependsOn naming a Kustomization that does not exist", "no-such-kustomization",
+				func(s map[string]any) { s["dependsOn"] = []any{map[string]any{"name": "no-such-kustomization"}} }},
+			{"dfe2e-defect-path", "a path the source does not have", "kubernetes/apps/no-such-dir",
+				func(s map[string]any) { s["path"] = "./kubernetes/apps/no-such-dir" }},
+		} {
+			It("fails the readiness check on "+d.defect+", naming it, within the Kustomization's timeout", func(ctx SpecContext) {
+				ks := defectKustomization(d.name, d.mutate)
+				must(installcheck.Apply(ctx, k8s, []*unstructured.Unstructured{ks}))
+				DeferCleanup(func(ctx SpecContext) {
+					_, err := deleteAndWait(ctx, ks, wait.ObjectDeleted, "")
+					Expect(err).NotTo(HaveOccurred())
+				})
+				// 20s timeout + 60s for the controller to pick it up and report.
+				bound := 80 * time.Second
+				st, took, err := flux.WaitReady(ctx, k8s, flux.KustomizationGVK, ksKey(d.name), bound, nil)
+				Expect(err).To(HaveOccurred(), "the readiness check passed on %s: %s", d.defect, st)
+				var te *wait.TimeoutError
+				Expect(errors.As(err, &te)).To(BeFalse(), "the check hung until its own bound instead of giving a verdict: %v", err)
+				Expect(err.Error()).To(ContainSubstring(d.mustName))
+				AddReportEntry("verdict", fmt.Sprintf("after %s: %v", took.Round(time.Second), err))
+			})
+		}
+	})
+
+	It("restores a bundled object deleted behind Flux's back (drift)", func(ctx SpecContext) {
+		svc := &unstructured.Unstructured{}
+		svc.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "Service"})
+		svc.SetNamespace(operator.Namespace)
+		svc.SetName(driftObject)
+		before, err := getObject(ctx, svc)
+		Expect(err).NotTo(HaveOccurred(), "bundled Service %s/%s must exist before the drift", operator.Namespace, driftObject)
+		_, err = deleteAndWait(ctx, svc, wait.ObjectDeleted, "")
+		Expect(err).NotTo(HaveOccurred())
+		_, err = flux.RequestReconcile(ctx, k8s, flux.KustomizationGVK, ksKey(operatorKS))
+		Expect(err).NotTo(HaveOccurred())
+		took, err := wait.For(ctx, fmt.Sprintf("Flux to re-create Service %s/%s (the request is handled after any in-flight reconcile of %s, which holds for up to its 5m health-check timeout)",
+			operator.Namespace, driftObject, operatorKS), wait.FluxRestored, func(ctx context.Context) (bool, string, error) {
+			live, err := getObject(ctx, svc)
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			return live.GetUID() != before.GetUID() && managedBy(live, "kustomize-controller"), "present, uid " + string(live.GetUID()), nil
+		})
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("drift restored", took.Round(time.Second).String())
+	})
+
+	It("keeps the database namespace and a neighbour tenant when the operator's Kustomization is suspended", func(ctx SpecContext) {
+		plantNeighbour(ctx)
+		Expect(setSuspend(ctx, ksKey(operatorKS), true)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) { Expect(setSuspend(ctx, ksKey(operatorKS), false)).To(Succeed()) })
+		_, err := flux.ReconcileWithSource(ctx, k8s, ksKey(clusterAppsKS))
+		Expect(err).NotTo(HaveOccurred())
+		expectDatabaseAndNeighbour(ctx)
+	})
+
+	It("keeps the database namespace and a neighbour tenant when the operator's Kustomization is removed (prune)", Label(LabelDisruptive), func(ctx SpecContext) {
+		plantNeighbour(ctx)
+		// cluster-apps would re-create the Kustomization: hold it while the removal runs.
+		Expect(setSuspend(ctx, ksKey(clusterAppsKS), true)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) {
+			By("restoring the chain: resume " + clusterAppsKS + " and reconcile it with source")
+			Expect(setSuspend(ctx, ksKey(clusterAppsKS), false)).To(Succeed())
+			_, err := flux.ReconcileWithSource(ctx, k8s, ksKey(clusterAppsKS))
+			Expect(err).NotTo(HaveOccurred())
+		})
+		ks := &unstructured.Unstructured{}
+		ks.SetGroupVersionKind(flux.KustomizationGVK)
+		ks.SetNamespace(flux.Namespace)
+		ks.SetName(operatorKS)
+		took, err := deleteAndWait(ctx, ks, wait.FluxRestored, " (its finalizer prunes what it applied, after any in-flight reconcile: up to its 5m health-check timeout)")
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("operator Kustomization removed and pruned", took.Round(time.Second).String())
+		// The removal really pruned: a bundled object without the prune
+		// opt-out is gone (otherwise the namespace check below proves nothing).
+		svc := &unstructured.Unstructured{}
+		svc.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "Service"})
+		svc.SetNamespace(operator.Namespace)
+		svc.SetName(driftObject)
+		_, err = wait.For(ctx, "pruned Service "+operator.Namespace+"/"+driftObject+" to be gone", wait.ObjectDeleted, func(ctx context.Context) (bool, string, error) {
+			_, err := getObject(ctx, svc)
+			return apierrors.IsNotFound(err), fmt.Sprint(err), nil
+		})
+		Expect(err).NotTo(HaveOccurred(), "removing the Kustomization pruned nothing, so prune-safety was not exercised")
+		expectDatabaseAndNeighbour(ctx)
+	})
+})
+
+// tree returns the Flux Kustomization name of the rendered fixtures.
+func tree(name string) *gitops.Kustomization {
+	k := fluxRun.tree.Kustomization(flux.Namespace, name)
+	if k == nil {
+		Fail("the fixtures tree has no Flux Kustomization " + name)
+	}
+	return k
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return shorten(s, 240)
+}
+
+func neighbourObject() *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: neighbourTenant, Namespace: operator.Namespace,
+		Annotations: map[string]string{"dragonfly-e2e.io/stand-in-for": "CloudNativePG Cluster database/test-db (the guide's neighbour tenant)"}},
+		Data: map[string]string{"owner": "not Flux: planted by the dragonfly-e2e prune-safety spec"}}
+}
+
+// plantNeighbour creates the stand-in tenant (outside any Flux inventory).
+func plantNeighbour(ctx context.Context) {
+	GinkgoHelper()
+	err := k8s.Create(ctx, neighbourObject())
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		Expect(err).NotTo(HaveOccurred())
+	}
+}
+
+func expectDatabaseAndNeighbour(ctx context.Context) {
+	GinkgoHelper()
+	var ns corev1.Namespace
+	Expect(k8s.Get(ctx, client.ObjectKey{Name: operator.Namespace}, &ns)).To(Succeed(), "namespace %s was deleted", operator.Namespace)
+	Expect(ns.DeletionTimestamp).To(BeNil(), "namespace %s is being deleted", operator.Namespace)
+	var cm corev1.ConfigMap
+	Expect(k8s.Get(ctx, client.ObjectKeyFromObject(neighbourObject()), &cm)).To(Succeed(), "neighbour tenant %s/%s was deleted", operator.Namespace, neighbourTenant)
+}
+
+// pingFromNamespace runs redis-cli PING against service in ns from a pod in
+// ns (the operator's NetworkPolicy admits 6379 only from the same
+// namespace), using the Dragonfly pod's own image, and returns its output.
+func pingFromNamespace(ctx context.Context, ns, service string) string {
+	GinkgoHelper()
+	var pods corev1.PodList
+	Expect(k8s.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{"app": service})).To(Succeed())
+	Expect(pods.Items).NotTo(BeEmpty())
+	image := pods.Items[0].Spec.Containers[0].Image
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "dfe2e-ping-", Namespace: ns},
+		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{
+			Name: "ping", Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
+			Command: []string{"redis-cli", "-h", service + "." + ns, "-p", "6379", "PING"}}},
+			ActiveDeadlineSeconds: ptr.To[int64](60)}}
+	Expect(k8s.Create(ctx, p)).To(Succeed())
+	DeferCleanup(func(ctx SpecContext) { _ = k8s.Delete(ctx, p) })
+	_, err := wait.For(ctx, "PING pod "+ns+"/"+p.Name+" to finish", wait.ServerReachable, func(ctx context.Context) (bool, string, error) {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), p); err != nil {
+			return false, err.Error(), nil
+		}
+		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed, string(p.Status.Phase), nil
+	})
+	Expect(err).NotTo(HaveOccurred())
+	out, err := clientset.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	return strings.TrimSpace(string(out))
+}

@@ -1,0 +1,19 @@
+package suites
+
+// Labels of the data suites (snapshot-restore, failover); they need nodes,
+// storage and a RESP server, so they run on kind (make e2e), not envtest.
+const (
+	// LabelSnapshotRestore: dataset → SAVE → snapshot files bounded →
+	// pod deletion, scale 0→N, node restart → dataset verifies, 0 keys lost.
+	LabelSnapshotRestore = "snapshot-restore"
+	// LabelFailover: master killed under write load → promotion, Service
+	// follows, RTO/RPO measured, dataset verifies.
+	LabelFailover = "failover"
+	// LabelDataSelfTest: planted defects of the data suites (snapshot dir off
+	// the volume), each proven to make its check fail naming the defect.
+	// Not "selftest": those run on envtest, these need nodes.
+	LabelDataSelfTest = "data-selftest"
+	// labelDataDisruptive is the value of the Flux tier's LabelDisruptive
+	// (specs that restart the operator on purpose, e.g. a node restart).
+	labelDataDisruptive = "disruptive"
+)

@@ -1,0 +1,157 @@
+//go:build e2e
+
+package suites
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures/instances"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/dataset"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/failover"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/instance"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
+	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
+)
+
+// serviceForwards resolves the instance's Service to the pod behind it (its
+// EndpointSlices, i.e. what the Service would route to) and keeps one
+// port-forward per pod, so the writer follows the Service as a client would.
+type serviceForwards struct {
+	ns, svc string
+	mu      sync.Mutex
+	fwd     map[string]*instance.Forward
+}
+
+func (s *serviceForwards) pod(ctx context.Context) (string, error) {
+	pods, err := instance.ServiceTargets(ctx, k8s, s.ns, s.svc)
+	if err != nil {
+		return "", err
+	}
+	if len(pods) != 1 {
+		return "", fmt.Errorf("Service %s/%s routes to %d pods %v, want exactly the master", s.ns, s.svc, len(pods), pods)
+	}
+	return pods[0], nil
+}
+
+func (s *serviceForwards) resolve(ctx context.Context) (string, error) {
+	p, err := s.pod(ctx)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.fwd[p]; ok {
+		return f.Addr, nil
+	}
+	f, err := instance.PortForward(ctx, restConfig(), clientset, s.ns, p, 6379)
+	if err != nil {
+		return "", err
+	}
+	s.fwd[p] = f
+	return f.Addr, nil
+}
+
+func (s *serviceForwards) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.fwd {
+		f.Close()
+	}
+}
+
+var _ = Describe("Failover", Label(LabelFailover, labelDataDisruptive), func() {
+	It("promotes a replica when the master is killed under write load; the Service follows; RTO and RPO are reported; no acknowledged write is lost", func(ctx SpecContext) {
+		atLevel(High)
+		needNodes()
+		t := &dragonflyTarget{name: instances.Replicated}
+		blocked, err := t.deploy(ctx)
+		DeferCleanup(func(ctx SpecContext) { t.teardown(ctx) }, NodeTimeout(3*time.Minute))
+		Expect(err).NotTo(HaveOccurred())
+		if blocked != "" {
+			Skip(blocked)
+		}
+		roles, err := instance.WaitReady(ctx, k8s, instances.Namespace, instances.Replicated)
+		Expect(err).NotTo(HaveOccurred())
+		old := roles.Master
+		GinkgoWriter.Printf("master %s, replicas %d (by role label)\n", old.Name, len(roles.Others))
+
+		By("loading the dataset through the master")
+		ds := datasetSpec()
+		f, err := instance.PortForward(ctx, restConfig(), clientset, old.Namespace, old.Name, 6379)
+		Expect(err).NotTo(HaveOccurred())
+		c, err := dataset.Connect(ctx, f.Addr, "", 4)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = dataset.Write(ctx, c, ds, dataset.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		c.Close()
+		f.Close()
+
+		By("writing through the Service and killing the master")
+		sf := &serviceForwards{ns: instances.Namespace, svc: instances.Replicated, fwd: map[string]*instance.Forward{}}
+		DeferCleanup(sf.close)
+		wctx, stopWriter := context.WithCancel(ctx)
+		log, done := (&failover.Writer{Resolve: sf.resolve}).Start(wctx)
+		DeferCleanup(func() { stopWriter(); <-done })
+		_, err = wait.For(ctx, "the writer to log 200 acknowledged writes through the Service", wait.ServerReachable,
+			func(context.Context) (bool, string, error) {
+				n := len(log.Acked())
+				return n >= 200, fmt.Sprintf("%d acked", n), nil
+			})
+		Expect(err).NotTo(HaveOccurred())
+		zero := int64(0)
+		Expect(k8s.Delete(ctx, old, &client.DeleteOptions{GracePeriodSeconds: &zero})).To(Succeed())
+		killedAt := time.Now()
+
+		rto, err := failover.MeasureRTO(ctx, log, killedAt)
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry(reports.MetricEntry, reports.Metric{Name: "failover RTO (" + instances.Replicated + ")", Unit: "s", Better: reports.Lower, Values: []float64{rto.Seconds()}})
+
+		By("finding the new master by its role label, and the Service pointing at it")
+		var nm *corev1.Pod
+		_, err = wait.For(ctx, "a pod other than "+old.Name+" to be labelled role=master and Ready", wait.FailoverRecovered,
+			func(ctx context.Context) (bool, string, error) {
+				r, err := instance.Discover(ctx, k8s, instances.Namespace, instances.Replicated)
+				if err != nil {
+					return false, err.Error(), nil
+				}
+				switch {
+				case r.Master == nil:
+					return false, "no pod labelled role=master", nil
+				case r.Master.UID == old.UID:
+					return false, "the killed pod " + old.Name + " is still labelled master", nil
+				case !instance.PodReady(r.Master):
+					return false, "new master " + r.Master.Name + " not Ready", nil
+				}
+				nm = r.Master
+				return true, "", nil
+			})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(failover.WaitServiceFollows(ctx, sf.pod, nm.Name)).To(Succeed())
+		stopWriter()
+		<-done
+
+		By("counting acknowledged writes missing on the new master (RPO) and verifying the dataset")
+		nf, err := instance.PortForward(ctx, restConfig(), clientset, nm.Namespace, nm.Name, 6379)
+		Expect(err).NotTo(HaveOccurred())
+		defer nf.Close()
+		nc, err := dataset.Connect(ctx, nf.Addr, "", 4)
+		Expect(err).NotTo(HaveOccurred())
+		defer nc.Close()
+		rpo, err := failover.CountRPO(ctx, nc, log)
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry(reports.MetricEntry, reports.Metric{Name: "failover RPO (" + instances.Replicated + ", acknowledged writes lost)", Unit: "writes", Better: reports.Lower, Values: []float64{float64(rpo.Lost)}})
+		GinkgoWriter.Printf("old master %s → new master %s: RTO %s, RPO %s\n", old.Name, nm.Name, rto.Round(time.Millisecond), rpo)
+		Expect(rpo.Lost).To(BeZero(), "acknowledged writes lost in the failover: %s", rpo)
+		r, err := dataset.Verify(ctx, nc, ds, dataset.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Err()).NotTo(HaveOccurred())
+	}, NodeTimeout(15*time.Minute))
+})

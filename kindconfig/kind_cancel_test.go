@@ -44,7 +44,7 @@ func TestRealCreateCancelledLeavesNothing(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}()
-	err := c.Create(ctx, false)
+	err := c.Create(ctx)
 	if err == nil {
 		c.Delete()
 		t.Fatal("create finished before it could be cancelled; nothing proven")

@@ -22,7 +22,7 @@ func TestRealStorageCheckFailsOnPlantedDefects(t *testing.T) {
 	t.Setenv("DFE2E_TIMEOUTS", `{"PVCBound":"45s"}`)
 	ctx := context.Background()
 	c := New(Options{Name: "dfe2e-storage-test", NodeImage: img, Offline: true, Kubeconfig: filepath.Join(t.TempDir(), "kc"), Logf: t.Logf})
-	if err := c.Create(ctx, false); err != nil {
+	if err := c.Create(ctx); err != nil {
 		t.Fatal(err)
 	}
 	defer c.Delete()

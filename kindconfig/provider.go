@@ -103,8 +103,9 @@ var ErrExists = errors.New("kind cluster already exists")
 
 // Create creates the cluster (or reuses it with Options.Reuse). When ctx is
 // cancelled mid-create the partly created nodes are removed before it returns.
-// keepOnFailure keeps the nodes of a failed create for inspection.
-func (c *Cluster) Create(ctx context.Context, keepOnFailure bool) error {
+// The nodes of a failed create are kept so that ExportLogs can collect them;
+// the caller then deletes them (Delete) unless it keeps them for inspection.
+func (c *Cluster) Create(ctx context.Context) error {
 	logf := c.o.logf()
 	existing, err := c.kind.List()
 	if err != nil {
@@ -135,7 +136,7 @@ func (c *Cluster) Create(ctx context.Context, keepOnFailure bool) error {
 		done <- c.kind.Create(c.o.Name,
 			cluster.CreateWithV1Alpha4Config(ClusterConfig(c.o.Offline)),
 			cluster.CreateWithNodeImage(c.o.NodeImage),
-			cluster.CreateWithRetain(keepOnFailure),
+			cluster.CreateWithRetain(true), // failed nodes stay for log export; the caller deletes
 			cluster.CreateWithWaitForReady(ready),
 			cluster.CreateWithKubeconfigPath(c.o.Kubeconfig),
 			cluster.CreateWithDisplayUsage(false),
@@ -145,9 +146,6 @@ func (c *Cluster) Create(ctx context.Context, keepOnFailure bool) error {
 	select {
 	case err := <-done:
 		if err != nil {
-			if !keepOnFailure {
-				c.created = false // kind removed the nodes itself (retain=false)
-			}
 			return fmt.Errorf("creating kind cluster %q: %w", c.o.Name, err)
 		}
 		logf("kind cluster %q ready in %s (kubeconfig: %s)", c.o.Name, time.Since(start).Round(time.Second), c.o.Kubeconfig)

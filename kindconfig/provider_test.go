@@ -26,10 +26,7 @@ func (f *fakeKind) Create(name string, _ ...cluster.CreateOption) error {
 	f.nodes[name] = true
 	f.mu.Unlock()
 	if f.createErr != nil {
-		f.mu.Lock()
-		delete(f.nodes, name)
-		f.mu.Unlock()
-		return f.createErr
+		return f.createErr // retained nodes stay, as kind does with retain
 	}
 	for {
 		time.Sleep(5 * time.Millisecond)
@@ -75,7 +72,7 @@ func TestCancelledCreateLeavesNoNodes(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	err := c.Create(ctx, false)
+	err := c.Create(ctx)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -92,7 +89,7 @@ func TestCancelledCreateThatHangsPrintsCleanupCommand(t *testing.T) {
 	c := NewWithKind(Options{Name: "stuck", CancelGrace: 50 * time.Millisecond}, fk)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(20*time.Millisecond, cancel)
-	err := c.Create(ctx, false)
+	err := c.Create(ctx)
 	if err == nil || !strings.Contains(err.Error(), "label=io.x-k8s.kind.cluster=stuck") {
 		t.Fatalf("err = %v, want the one cleanup command naming the cluster", err)
 	}
@@ -100,10 +97,10 @@ func TestCancelledCreateThatHangsPrintsCleanupCommand(t *testing.T) {
 
 func TestExistingClusterNeedsReuse(t *testing.T) {
 	fk := &fakeKind{nodes: map[string]bool{"dfe2e": true}}
-	if err := NewWithKind(Options{}, fk).Create(context.Background(), false); !errors.Is(err, ErrExists) {
+	if err := NewWithKind(Options{}, fk).Create(context.Background()); !errors.Is(err, ErrExists) {
 		t.Fatalf("err = %v, want ErrExists", err)
 	}
-	if err := NewWithKind(Options{Reuse: true}, fk).Create(context.Background(), false); err != nil {
+	if err := NewWithKind(Options{Reuse: true}, fk).Create(context.Background()); err != nil {
 		t.Fatalf("reuse: %v", err)
 	}
 }
@@ -111,9 +108,19 @@ func TestExistingClusterNeedsReuse(t *testing.T) {
 func TestFailedCreateIsReported(t *testing.T) {
 	fk := &fakeKind{nodes: map[string]bool{}, createErr: errors.New("kubeadm init failed")}
 	c := NewWithKind(Options{Name: "x"}, fk)
-	err := c.Create(context.Background(), false)
+	err := c.Create(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "kubeadm init failed") {
 		t.Fatalf("err = %v", err)
+	}
+	// The failed nodes are kept for log export and owned by the caller.
+	if !c.Created() {
+		t.Fatal("failed create not marked as created: the caller would never delete its nodes")
+	}
+	if err := c.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := fk.List(); len(l) != 0 {
+		t.Fatalf("nodes left after Delete: %v", l)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"sigs.k8s.io/kind/pkg/apis/config/defaults"
@@ -66,12 +67,14 @@ var OfficialNodeImage = defaults.Image
 // false; otherwise it builds (or finds cached) local images.
 func Resolve(ctx context.Context, docker string, offline bool, logf Logf) (*Set, error) {
 	if img := os.Getenv("DFE2E_NODE_IMAGE"); img != "" {
-		logf("node image from DFE2E_NODE_IMAGE: %s", img)
-		st := OfflineStorageImages
-		if !offline {
-			st = kindconfig.OfficialStorageImages
+		// A node image built here carries the offline component images and no kindnetd.
+		local := offline || strings.HasPrefix(img, NodeRepo+":")
+		logf("node image from DFE2E_NODE_IMAGE: %s (locally built: %v)", img, local)
+		st := kindconfig.OfficialStorageImages
+		if local {
+			st = OfflineStorageImages
 		}
-		return &Set{Offline: offline, NodeImage: img, Storage: st}, nil
+		return &Set{Offline: local, NodeImage: img, Storage: st}, nil
 	}
 	if !offline {
 		if RegistryReachable(ctx) {

@@ -39,8 +39,6 @@ type e2eFlags struct {
 	loadImages    []string
 	stopEngine    bool
 	flux          fluxFlags
-	// snapshotTarget selects the snapshot-restore suite's target(s).
-	snapshotTarget string
 }
 
 // laterSuites are the spec labels other issues bring; until they run on kind
@@ -75,7 +73,6 @@ point removes the cluster's containers (or prints the one command that does).`,
 	fl.StringArrayVar(&f.archives, "image-archive", nil, "image archive (docker save / OCI tar) to load into the node; repeatable (air-gapped path)")
 	fl.BoolVar(&f.stopEngine, "stop-engine", false, "stop the Docker engine at the end if this run started it (CI: leave the machine as found)")
 	fl.StringArrayVar(&f.loadImages, "load-image", nil, "image from the local Docker engine to load into the node; repeatable")
-	fl.StringVar(&f.snapshotTarget, "snapshot-target", os.Getenv("DFE2E_SNAPSHOT_TARGET"), "snapshot-restore suite target(s), comma-separated: dragonfly (CRD-managed; default), redis-standin (redis-server, unmanaged — not Dragonfly) (env DFE2E_SNAPSHOT_TARGET)")
 	registerFluxFlags(fl, &f.flux)
 	root.AddCommand(cmd)
 }
@@ -142,9 +139,6 @@ func runE2E(parent context.Context, f *e2eFlags) (retErr error) {
 		return badInput(err)
 	}
 	if err := checkFluxFlags(f); err != nil {
-		return badInput(err)
-	}
-	if err := checkSnapshotTarget(f.snapshotTarget); err != nil {
 		return badInput(err)
 	}
 	for _, a := range f.archives {
@@ -340,9 +334,6 @@ func runSuites(ctx context.Context, f *e2eFlags, art, kubeconfig string) (string
 	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), cluster.EnvVar+"=kind", cluster.KindKubeconfigEnvVar+"="+kubeconfig, "KUBECONFIG="+kubeconfig)
-	if f.snapshotTarget != "" {
-		cmd.Env = append(cmd.Env, "DFE2E_SNAPSHOT_TARGET="+f.snapshotTarget)
-	}
 	// On Ctrl-C/SIGTERM let Ginkgo run its cleanup before it is killed.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 60 * time.Second

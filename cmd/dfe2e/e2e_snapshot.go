@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -24,4 +25,19 @@ func checkSnapshotTarget(v string) error {
 		}
 	}
 	return nil
+}
+
+// standInSuffix says how many passes ran on a stand-in, so a summary never
+// reads as if they were Dragonfly verdicts.
+func standInSuffix(rec *runRecord) string {
+	names := make([]string, 0, len(rec.StandInPasses))
+	for n := range rec.StandInPasses {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := ""
+	for _, n := range names {
+		out += fmt.Sprintf("; %d passed on a stand-in (%s), not Dragonfly verdicts", rec.StandInPasses[n], n)
+	}
+	return out
 }

@@ -52,6 +52,8 @@ var fluxRun struct {
 	tree    *gitops.Tree
 	order   []*gitops.Kustomization
 	blocked map[string]string // Kustomization key → blocked message
+	// blockedImage is the first image found missing (for the remedy).
+	blockedImage string
 	// setupBlocked is set when Flux itself cannot run (its controller
 	// images cannot be had): every spec of the tier then ends blocked.
 	setupBlocked string
@@ -61,7 +63,9 @@ func ksKey(name string) client.ObjectKey {
 	return client.ObjectKey{Namespace: flux.Namespace, Name: name}
 }
 
-var _ = Describe("Flux GitOps install and health", Ordered, Label(LabelHealth), func() {
+// ContinueOnFailure: a failed spec (e.g. a planted-defect check) must not
+// turn the remaining, independent checks into skips.
+var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, Label(LabelHealth), func() {
 	BeforeAll(func(ctx SpecContext) {
 		if provider == nil || provider.Name() == "envtest" {
 			Skip("the Flux tier needs a cluster with nodes: run it with make e2e (kind) or DFE2E_CLUSTER=kubeconfig")
@@ -90,7 +94,7 @@ var _ = Describe("Flux GitOps install and health", Ordered, Label(LabelHealth), 
 			files, tree, err := exportTree(ctx)
 			must(err)
 			fluxRun.tree = tree
-			fluxRun.order, err = chainOrder(tree)
+			fluxRun.order, err = flux.ChainOrder(tree)
 			must(err)
 			fluxRun.served, err = gitserver.Deploy(ctx, k8s, gitServerNamespace, image, files)
 			must(err)
@@ -123,8 +127,8 @@ var _ = Describe("Flux GitOps install and health", Ordered, Label(LabelHealth), 
 		for _, k := range fluxRun.order {
 			timeout := ksTimeout(k)
 			for _, d := range k.DependsOn {
-				if msg, ok := fluxRun.blocked[d.Namespace+"/"+d.Name]; ok {
-					fluxRun.blocked[k.Key()] = fmt.Sprintf("dependsOn %s, which is blocked (%s)", d.Name, firstLine(msg))
+				if _, ok := fluxRun.blocked[d.Namespace+"/"+d.Name]; ok {
+					fluxRun.blocked[k.Key()] = fmt.Sprintf("dependsOn %s, which is blocked", d.Name)
 				}
 			}
 			if _, ok := fluxRun.blocked[k.Key()]; ok {
@@ -140,7 +144,10 @@ var _ = Describe("Flux GitOps install and health", Ordered, Label(LabelHealth), 
 			})
 			var ie *flux.ImageError
 			if errors.As(err, &ie) {
-				fluxRun.blocked[k.Key()] = ie.Failure.BlockedMessage("Kustomization " + k.Key() + " cannot become Ready")
+				fluxRun.blocked[k.Key()] = ie.Failure.String()
+				if fluxRun.blockedImage == "" {
+					fluxRun.blockedImage = ie.Failure.Image
+				}
 				report = append(report, fmt.Sprintf("%s: blocked after %s (%s)", k.Key(), took.Round(time.Second), ie.Failure.Image))
 				continue
 			}
@@ -162,7 +169,7 @@ var _ = Describe("Flux GitOps install and health", Ordered, Label(LabelHealth), 
 				}
 			}
 			Skip(verdict.BlockedMessage("chain not Ready: "+strings.Join(report, "; ")+" — "+strings.Join(msgs, " | "),
-				imagepull.Remedy("the missing image")))
+				imagepull.Remedy(fluxRun.blockedImage)))
 		}
 	})
 
@@ -195,7 +202,7 @@ var _ = Describe("Flux GitOps install and health", Ordered, Label(LabelHealth), 
 
 	It("runs test-cache: Dragonfly phase Ready and PING answered over RESP from its own namespace", func(ctx SpecContext) {
 		if msg, ok := fluxRun.blocked[flux.Namespace+"/"+testCacheKS]; ok {
-			Skip(verdict.BlockedMessage("Dragonfly database/test-cache is never applied: Kustomization test-cache "+msg,
+			Skip(verdict.BlockedMessage("Dragonfly database/test-cache is never applied: Kustomization test-cache "+msg+" ("+fluxRun.blocked[flux.Namespace+"/"+operatorKS]+")",
 				"supply the operator image and the Dragonfly image it deploys (docker.dragonflydb.io/dragonflydb/dragonfly) with --image-archive, or override the images"))
 		}
 		df := &unstructured.Unstructured{}
@@ -325,11 +332,6 @@ func tree(name string) *gitops.Kustomization {
 		Fail("the fixtures tree has no Flux Kustomization " + name)
 	}
 	return k
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return shorten(s, 240)
 }
 
 func neighbourObject() *corev1.ConfigMap {

@@ -38,7 +38,8 @@ const (
 )
 
 var fluxDefectFiles = map[string][]byte{
-	fluxDefectDir + "/kustomization.yaml": []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ./configmap.yaml\n"),
+	fluxDefectDir + "/kustomization.yaml": []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ./namespace.yaml\n  - ./configmap.yaml\n"),
+	fluxDefectDir + "/namespace.yaml":     []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + fluxDefectNamespace + "\n"),
 	fluxDefectDir + "/configmap.yaml": []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: harmless\n  namespace: " + fluxDefectNamespace +
 		"\ndata:\n  why: applied by planted-defect Kustomizations of the dragonfly-e2e Flux tier\n"),
 }
@@ -68,34 +69,6 @@ func exportTree(ctx context.Context) (map[string][]byte, *gitops.Tree, error) {
 		files[p] = b
 	}
 	return files, tree, nil
-}
-
-// chainOrder sorts the tree's Kustomizations so that each comes after its
-// parent (the Kustomization that applies it) and its dependsOn.
-func chainOrder(t *gitops.Tree) ([]*gitops.Kustomization, error) {
-	var out []*gitops.Kustomization
-	done := map[string]bool{}
-	for len(out) < len(t.Kustomizations) {
-		progressed := false
-		for _, k := range t.Kustomizations {
-			if done[k.Key()] {
-				continue
-			}
-			ready := k.Parent == "" || done[k.Parent]
-			for _, d := range k.DependsOn {
-				ready = ready && done[d.Namespace+"/"+d.Name]
-			}
-			if ready {
-				out = append(out, k)
-				done[k.Key()] = true
-				progressed = true
-			}
-		}
-		if !progressed {
-			return nil, fmt.Errorf("the Kustomizations of the tree have a dependency cycle or a missing dependency")
-		}
-	}
-	return out, nil
 }
 
 // ksTimeout is spec.timeout (Flux's default: the interval) plus a margin

@@ -10,10 +10,14 @@ import (
 // Status is what the suites read from a Flux object (Kustomization or
 // GitRepository): its Ready condition and reconcile bookkeeping.
 type Status struct {
-	Ref                    string // Kind namespace/name
-	Generation             int64
-	ObservedGeneration     int64
-	Ready                  string // "True", "False", "Unknown" or "" (no condition yet)
+	Ref                string // Kind namespace/name
+	Generation         int64
+	ObservedGeneration int64
+	Ready              string // "True", "False", "Unknown" or "" (no condition yet)
+	// ReadyGeneration is the generation the Ready condition speaks about
+	// (its observedGeneration; Flux leaves status.observedGeneration behind
+	// when a reconcile fails).
+	ReadyGeneration        int64
 	Reason, Message        string
 	LastHandledReconcileAt string
 	LastAppliedRevision    string // Kustomization
@@ -38,6 +42,13 @@ func ParseStatus(u *unstructured.Unstructured) Status {
 		s.Ready, _ = m["status"].(string)
 		s.Reason, _ = m["reason"].(string)
 		s.Message, _ = m["message"].(string)
+		s.ReadyGeneration = s.ObservedGeneration
+		switch g := m["observedGeneration"].(type) {
+		case int64:
+			s.ReadyGeneration = g
+		case float64:
+			s.ReadyGeneration = int64(g)
+		}
 	}
 	return s
 }
@@ -83,13 +94,16 @@ var transient = []struct{ reason, message string }{
 
 // Interpret decides a Kustomization's (or source's) outcome from its status.
 func Interpret(s Status) Outcome {
-	if s.ObservedGeneration != s.Generation && s.Generation != 0 {
-		return Pending
-	}
 	switch s.Ready {
 	case "True":
+		if s.ObservedGeneration != s.Generation && s.Generation != 0 {
+			return Pending
+		}
 		return Ready
 	case "False":
+		if s.ReadyGeneration != s.Generation && s.Generation != 0 {
+			return Pending // a verdict about an older spec
+		}
 		for _, t := range transient {
 			if s.Reason == t.reason && strings.Contains(s.Message, t.message) {
 				return Pending

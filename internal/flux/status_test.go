@@ -8,6 +8,11 @@ import (
 )
 
 func ks(gen, observed int64, ready, reason, message string) *unstructured.Unstructured {
+	return ksGen(gen, observed, observed, ready, reason, message)
+}
+
+// ksGen also sets the Ready condition's observedGeneration.
+func ksGen(gen, observed, readyGen int64, ready, reason, message string) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
 		"metadata": map[string]any{"name": "dragonfly-operator", "namespace": "flux-system", "generation": gen},
@@ -17,7 +22,7 @@ func ks(gen, observed int64, ready, reason, message string) *unstructured.Unstru
 	if ready != "" {
 		_ = unstructured.SetNestedSlice(u.Object, []any{
 			map[string]any{"type": "Reconciling", "status": "True"},
-			map[string]any{"type": "Ready", "status": ready, "reason": reason, "message": message},
+			map[string]any{"type": "Ready", "status": ready, "reason": reason, "message": message, "observedGeneration": readyGen},
 		}, "status", "conditions")
 	}
 	return u
@@ -60,5 +65,19 @@ func TestParseStatus(t *testing.T) {
 	if st.Ref != "Kustomization flux-system/dragonfly-operator" || st.LastHandledReconcileAt != "t1" ||
 		st.LastAppliedRevision != "main@sha1:abc" || st.Generation != 4 || st.ObservedGeneration != 4 || st.Ready != "True" {
 		t.Fatalf("parsed %+v", st)
+	}
+}
+
+// Flux keeps status.observedGeneration at the last success when a reconcile
+// fails; the failure still speaks about the current generation through the
+// Ready condition's own observedGeneration.
+func TestFailureOfCurrentGenerationWithStaleObservedGeneration(t *testing.T) {
+	st := ParseStatus(ksGen(1, -1, 1, "False", "ReconciliationFailed", "ConfigMap/x/y not found"))
+	if got := Interpret(st); got != Failed {
+		t.Fatalf("Interpret = %s, want failed (%+v)", got, st)
+	}
+	st = ParseStatus(ksGen(2, 1, 1, "False", "ReconciliationFailed", "old failure"))
+	if got := Interpret(st); got != Pending {
+		t.Fatalf("failure of an older generation: Interpret = %s, want pending", got)
 	}
 }

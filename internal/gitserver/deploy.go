@@ -125,16 +125,21 @@ func Deploy(ctx context.Context, c client.Client, ns, image string, files map[st
 			if p := imagepull.Failing(pods.Items); p != nil {
 				return false, "", fmt.Errorf("%s — the git server image is built locally: load it into the cluster (dfe2e e2e does) or set %s", p, ImageEnvVar)
 			}
-			var d appsv1.Deployment
-			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: Name}, &d); err != nil {
-				return false, err.Error(), nil
-			}
-			for _, cond := range d.Status.Conditions {
-				if cond.Type == appsv1.DeploymentAvailable && cond.Status == corev1.ConditionTrue && d.Status.UpdatedReplicas == 1 && d.Status.ObservedGeneration == d.Generation {
-					return true, "", nil
+			// Done when every server pod (old ones of a previous tree included)
+			// is gone but a ready one serving this revision: Flux must not
+			// fetch the old tree through the Service.
+			ready := 0
+			for _, p := range pods.Items {
+				if p.Annotations[revisionA] != s.Revision {
+					return false, podStates(pods.Items), nil
+				}
+				for _, c := range p.Status.Conditions {
+					if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil {
+						ready++
+					}
 				}
 			}
-			return false, podStates(pods.Items), nil
+			return ready == 1 && len(pods.Items) == 1, podStates(pods.Items), nil
 		})
 	if err != nil {
 		return nil, err
@@ -145,7 +150,7 @@ func Deploy(ctx context.Context, c client.Client, ns, image string, files map[st
 func podStates(pods []corev1.Pod) string {
 	var out []string
 	for _, p := range pods {
-		out = append(out, p.Name+" "+string(p.Status.Phase))
+		out = append(out, p.Name+" "+string(p.Status.Phase)+" serving "+p.Annotations[revisionA])
 	}
 	if len(out) == 0 {
 		return "no pods yet"

@@ -6,6 +6,7 @@ package imagepull
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,6 +24,8 @@ var pullReasons = map[string]bool{
 // Failure is one container waiting on an image it cannot get.
 type Failure struct {
 	Pod, Container, Image, Reason, Message string
+	// Others are further images of the same pods that cannot be pulled.
+	Others []string
 }
 
 func (f *Failure) String() string {
@@ -34,7 +37,11 @@ func (f *Failure) String() string {
 	if msg != "" {
 		s += ": " + msg
 	}
-	return s + ")"
+	s += ")"
+	if len(f.Others) > 0 {
+		s += "; also cannot be pulled: " + strings.Join(f.Others, ", ")
+	}
+	return s
 }
 
 // Remedy says how to supply an image the node cannot pull.
@@ -48,8 +55,10 @@ func (f *Failure) BlockedMessage(what string) string {
 }
 
 // Failing returns the first container (init containers included) of pods
-// that waits on an image the node cannot get, or nil.
+// that waits on an image the node cannot get, or nil; other such images are
+// listed in Others.
 func Failing(pods []corev1.Pod) *Failure {
+	var first *Failure
 	for _, p := range pods {
 		images := map[string]string{}
 		for _, c := range append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...) {
@@ -63,11 +72,16 @@ func Failing(pods []corev1.Pod) *Failure {
 			if img == "" {
 				img = st.Image
 			}
-			return &Failure{Pod: p.Namespace + "/" + p.Name, Container: st.Name, Image: img,
-				Reason: st.State.Waiting.Reason, Message: st.State.Waiting.Message}
+			switch {
+			case first == nil:
+				first = &Failure{Pod: p.Namespace + "/" + p.Name, Container: st.Name, Image: img,
+					Reason: st.State.Waiting.Reason, Message: st.State.Waiting.Message}
+			case img != first.Image && !slices.Contains(first.Others, img):
+				first.Others = append(first.Others, img)
+			}
 		}
 	}
-	return nil
+	return first
 }
 
 // OnNode reports whether the node's image list (status.images) holds image.

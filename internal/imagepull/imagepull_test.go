@@ -64,3 +64,16 @@ func TestOnNode(t *testing.T) {
 		}
 	}
 }
+
+// Every image that cannot be pulled is named, not only the first.
+func TestFailingNamesEveryImage(t *testing.T) {
+	p := pod("ErrImagePull")
+	p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff"}}
+	f := Failing([]corev1.Pod{p})
+	if f == nil || f.Image != "quay.io/brancz/kube-rbac-proxy:v0.16.0" || len(f.Others) != 1 || f.Others[0] != operatorImage {
+		t.Fatalf("got %+v", f)
+	}
+	if !strings.Contains(f.String(), operatorImage) {
+		t.Fatalf("%q does not name %s", f.String(), operatorImage)
+	}
+}

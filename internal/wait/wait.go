@@ -72,7 +72,9 @@ const (
 	PeriodicSnapshot Name = "PeriodicSnapshot"
 	// SourceReady bounds a Flux source (GitRepository) fetching a requested revision.
 	SourceReady Name = "SourceReady"
-	// FluxRestored bounds Flux putting back an object deleted behind its back (drift).
+	// FluxRestored bounds Flux acting on a drift or a removal: the request waits
+	// for any in-flight reconcile, which can hold for a Kustomization's 5m
+	// health-check timeout when its workload cannot start.
 	FluxRestored Name = "FluxRestored"
 )
 
@@ -99,7 +101,7 @@ var Defaults = map[Name]time.Duration{
 	ImagePullVerdict:    2 * time.Minute,
 	PeriodicSnapshot:    150 * time.Second,
 	SourceReady:         2 * time.Minute,
-	FluxRestored:        2 * time.Minute,
+	FluxRestored:        7 * time.Minute,
 }
 
 // EnvVar overrides timeouts: a JSON object of name → duration string.

@@ -130,6 +130,49 @@ func (s *snapState) survived(ctx context.Context, kind, detail string, since tim
 	return fmt.Errorf("%s lost data across %s: %s — %s", s.t.label(), disruption, r, where)
 }
 
+// snapshotsBounded takes one snapshot, then five more with changes between
+// them, and fails when the snapshot dir holds more files than after the
+// first: a dir that grows with every snapshot fills the volume.
+func (s *snapState) snapshotsBounded(ctx context.Context) error {
+	f, m := s.forward(ctx, s.t.adminPort(), time.Time{})
+	c, err := dataset.Connect(ctx, f.Addr, "", 1)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := s.t.save(ctx, c); err != nil {
+		return fmt.Errorf("SAVE on %s: %w", s.t.label(), err)
+	}
+	first, err := s.snapshotFiles(ctx, m)
+	if err != nil {
+		return err
+	}
+	if len(first) == 0 {
+		return fmt.Errorf("no file in snapshot dir %s of %s after SAVE", s.t.snapshotDir(), m.Name)
+	}
+	for i := 0; i < 4; i++ {
+		if err := c.Set(ctx, "dfe2e:snapshot-round", i, 0).Err(); err != nil {
+			return err
+		}
+		if err := s.t.save(ctx, c); err != nil {
+			return fmt.Errorf("SAVE on %s: %w", s.t.label(), err)
+		}
+	}
+	if err := c.Del(ctx, "dfe2e:snapshot-round").Err(); err != nil {
+		return err
+	}
+	after, err := s.snapshotFiles(ctx, m)
+	if err != nil {
+		return err
+	}
+	GinkgoWriter.Printf("snapshot dir %s: after 1 SAVE %v, after 5 %v\n", s.t.snapshotDir(), first, after)
+	if len(after) > len(first) {
+		return fmt.Errorf("snapshot dir %s grows with every snapshot: %d files after one SAVE, %d after five (%s) — the volume will fill",
+			s.t.snapshotDir(), len(first), len(after), strings.Join(after, " "))
+	}
+	return nil
+}
+
 // snapshotFiles lists the snapshot dir of the master.
 func (s *snapState) snapshotFiles(ctx context.Context, m *corev1.Pod) ([]string, error) {
 	out, err := instance.Exec(ctx, restConfig(), clientset, m.Namespace, m.Name, s.t.container(), s.t.lsCommand()...)
@@ -202,25 +245,7 @@ var _ = Describe("Snapshot and restore", Label(LabelSnapshotRestore), func() {
 			It("SAVE writes a snapshot file into the snapshot dir, and repeated snapshots do not add files", func(ctx SpecContext) {
 				s.require()
 				Expect(s.loaded).To(BeTrue(), "the dataset was not loaded")
-				f, m := s.forward(ctx, s.t.adminPort(), time.Time{})
-				c, err := dataset.Connect(ctx, f.Addr, "", 1)
-				Expect(err).NotTo(HaveOccurred())
-				defer c.Close()
-				Expect(c.Save(ctx).Err()).To(Succeed())
-				first, err := s.snapshotFiles(ctx, m)
-				Expect(err).NotTo(HaveOccurred())
-				Expect(first).NotTo(BeEmpty(), "no file in snapshot dir %s after SAVE", s.t.snapshotDir())
-				for i := 0; i < 3; i++ {
-					Expect(c.Set(ctx, "dfe2e:snapshot-round", i, 0).Err()).To(Succeed())
-					Expect(c.Save(ctx).Err()).To(Succeed())
-				}
-				Expect(c.Del(ctx, "dfe2e:snapshot-round").Err()).To(Succeed())
-				Expect(c.Save(ctx).Err()).To(Succeed())
-				after, err := s.snapshotFiles(ctx, m)
-				Expect(err).NotTo(HaveOccurred())
-				GinkgoWriter.Printf("snapshot dir %s: after 1 SAVE %v, after 5 %v\n", s.t.snapshotDir(), first, after)
-				Expect(len(after)).To(BeNumerically("<=", len(first)),
-					"snapshot dir %s grows with every snapshot: %d files after one SAVE, %d after five (%v) — the volume will fill", s.t.snapshotDir(), len(first), len(after), after)
+				Expect(s.snapshotsBounded(ctx)).To(Succeed())
 			}, NodeTimeout(3*time.Minute))
 
 			It("takes periodic snapshots without being asked (cron / save policy)", func(ctx SpecContext) {
@@ -325,4 +350,32 @@ var _ = Describe("Snapshot dir off the volume (planted defect)", Label(LabelSnap
 			GinkgoWriter.Printf("planted defect detected: %v\n", err)
 		}, NodeTimeout(10*time.Minute))
 	}
+})
+
+// Planted defect: a server that names every snapshot by its time (as
+// Dragonfly's default --dbfilename dump-{timestamp} does) keeps them all;
+// the bounded-count check must fail naming the dir and the counts.
+var _ = Describe("Snapshots that accumulate (planted defect)", Label(LabelSnapshotRestore, LabelDataSelfTest), func() {
+	It("makes the snapshot-count check fail naming the dir ("+standin.TargetName+")", func(ctx SpecContext) {
+		atLevel(Medium)
+		needNodes()
+		s := newSnapState(standin.TargetName)
+		if s.skip != "" {
+			Skip(s.skip)
+		}
+		o := standin.Default(instances.Namespace, "")
+		o.Name, o.TimestampedSnapshots = standin.GrowingName, true
+		s.t = &standinTarget{o: o}
+		blocked, err := s.t.deploy(ctx)
+		DeferCleanup(func(ctx SpecContext) { s.t.teardown(ctx) }, NodeTimeout(3*time.Minute))
+		Expect(err).NotTo(HaveOccurred())
+		if blocked != "" {
+			Skip(blocked)
+		}
+		s.require()
+		err = s.snapshotsBounded(ctx)
+		Expect(err).To(HaveOccurred(), "the check passed although every snapshot is kept under its own name")
+		Expect(err.Error()).To(And(ContainSubstring(standin.SnapshotDir), ContainSubstring("grows with every snapshot")))
+		GinkgoWriter.Printf("planted defect detected: %v\n", err)
+	}, NodeTimeout(6*time.Minute))
 })

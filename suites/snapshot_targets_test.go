@@ -12,6 +12,7 @@ import (
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
+	"github.com/redis/go-redis/v9"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -62,6 +63,8 @@ type snapTarget interface {
 	snapshotDir() string
 	// lsCommand lists the snapshot dir's files, one per line.
 	lsCommand() []string
+	// save takes a snapshot now through c (connected to adminPort).
+	save(ctx context.Context, c *redis.Client) error
 	teardown(ctx context.Context)
 }
 
@@ -88,6 +91,17 @@ func (t *standinTarget) dataPort() int       { return standin.Port }
 func (t *standinTarget) adminPort() int      { return standin.Port }
 func (t *standinTarget) snapshotDir() string { return t.o.Dir }
 func (t *standinTarget) lsCommand() []string { return []string{"ls", "-1", t.o.Dir} }
+
+func (t *standinTarget) save(ctx context.Context, c *redis.Client) error {
+	if t.o.TimestampedSnapshots {
+		// Each snapshot under its own name, as dump-{timestamp} does.
+		name := fmt.Sprintf("dump-%d.rdb", time.Now().UnixNano())
+		if err := c.ConfigSet(ctx, "dbfilename", name).Err(); err != nil {
+			return err
+		}
+	}
+	return c.Save(ctx).Err()
+}
 
 func (t *standinTarget) deploy(ctx context.Context) (string, error) {
 	img, err := images.EnsureStandIn(ctx, func(f string, a ...any) { GinkgoWriter.Printf(f+"\n", a...) })
@@ -166,6 +180,10 @@ func (t *dragonflyTarget) container() string   { return "dragonfly" }
 func (t *dragonflyTarget) dataPort() int       { return 6379 }
 func (t *dragonflyTarget) adminPort() int      { return 9999 }
 func (t *dragonflyTarget) lsCommand() []string { return []string{"ls", "-1", t.snapshotDir()} }
+
+func (t *dragonflyTarget) save(ctx context.Context, c *redis.Client) error {
+	return c.Save(ctx).Err()
+}
 
 func (t *dragonflyTarget) snapshotDir() string {
 	u, err := instances.Get(t.name)

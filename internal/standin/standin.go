@@ -42,6 +42,8 @@ const (
 	// the container's filesystem, beside an unused claim.
 	OffVolumeName = "redis-standin-offvol"
 	OffVolumeDir  = "/var/lib/redis-snapshots"
+	// GrowingName is the planted defect of snapshots that accumulate.
+	GrowingName = "redis-standin-growing"
 )
 
 // Options describe one stand-in StatefulSet.
@@ -53,6 +55,10 @@ type Options struct {
 	// SavePolicy is redis-server's --save ("seconds changes"): its periodic
 	// snapshot, the stand-in's counterpart of Dragonfly's snapshot cron.
 	SavePolicy string
+	// TimestampedSnapshots (planted defect): every snapshot is taken under
+	// its own file name, so none replaces the last (the snapshot suite's
+	// save step switches dbfilename before each SAVE).
+	TimestampedSnapshots bool
 }
 
 // Default is the stand-in with its snapshot dir on the claim.
@@ -88,6 +94,10 @@ func (o Options) Objects() (*corev1.Service, *appsv1.StatefulSet) {
 	one := int32(1)
 	script := fmt.Sprintf(`mkdir -p %q && exec redis-server --port %d --protected-mode no --dir %q --dbfilename dump.rdb --appendonly no --save %q`,
 		o.Dir, Port, o.Dir, o.SavePolicy)
+	if o.TimestampedSnapshots {
+		// dbfilename is a protected config in redis 7: allow CONFIG SET of it.
+		script += " --enable-protected-configs yes"
+	}
 	probe := &corev1.Probe{
 		ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"/bin/sh", "-c", "redis-cli -p 6379 ping | grep -q PONG"}}},
 		PeriodSeconds: 1, TimeoutSeconds: 2, FailureThreshold: 3,

@@ -59,6 +59,16 @@ func (s *serviceForwards) resolve(ctx context.Context) (string, error) {
 	return f.Addr, nil
 }
 
+// addrOf is the local address of the forward to pod ("" when none was opened).
+func (s *serviceForwards) addrOf(pod string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.fwd[pod]; ok {
+		return f.Addr
+	}
+	return ""
+}
+
 func (s *serviceForwards) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -110,7 +120,7 @@ var _ = Describe("Failover", Label(LabelFailover, labelDataDisruptive), func() {
 		Expect(k8s.Delete(ctx, old, &client.DeleteOptions{GracePeriodSeconds: &zero})).To(Succeed())
 		killedAt := time.Now()
 
-		rto, err := failover.MeasureRTO(ctx, log, killedAt)
+		rto, err := failover.MeasureRTO(ctx, log, killedAt, sf.addrOf(old.Name))
 		Expect(err).NotTo(HaveOccurred())
 		AddReportEntry(reports.MetricEntry, reports.Metric{Name: "failover RTO (" + instances.Replicated + ")", Unit: "s", Better: reports.Lower, Values: []float64{rto.Seconds()}})
 

@@ -127,7 +127,7 @@ func TestPromotedReplicaRTOAndRPO(t *testing.T) {
 	killedAt := time.Now()
 	// The "Service" moves to the promoted replica a little later.
 	time.AfterFunc(300*time.Millisecond, func() { r.set(replica.Addr) })
-	rto, err := MeasureRTO(context.Background(), log, killedAt)
+	rto, err := MeasureRTO(context.Background(), log, killedAt, primary.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,10 +174,14 @@ func TestServiceStuckOnDeadMasterIsDetectedWithinBound(t *testing.T) {
 	log, done := (&Writer{Resolve: r.resolve}).Start(ctx)
 	waitAcks(t, log, 20)
 	dead := primary.Addr
-	primary.Stop()
+	// The kill is ordered, but the dying master still answers for a while
+	// (as a deleted pod does until its container stops): those acks must not
+	// count as recovery.
 	killedAt := time.Now()
+	waitAcks(t, log, len(log.Acked())+20)
+	primary.Stop()
 
-	_, err := MeasureRTO(context.Background(), log, killedAt)
+	_, err := MeasureRTO(context.Background(), log, killedAt, dead)
 	took := time.Since(killedAt)
 	var re *RecoveryError
 	if !errors.As(err, &re) || !strings.Contains(err.Error(), dead) || !strings.Contains(err.Error(), string(wait.FailoverRecovered)) {

@@ -18,24 +18,34 @@ type RecoveryError struct {
 }
 
 func (e *RecoveryError) Error() string {
+	to := "to " + e.LastAddr
+	if e.LastAddr == "" {
+		to = "before reaching any address"
+	}
 	return fmt.Sprintf("writes through the Service did not succeed again within %s=%s of the master being killed: "+
-		"every write failed, the last one to %s (%s) — the Service still points at the dead master, or no replica was promoted",
-		wait.FailoverRecovered, e.Timeout, e.LastAddr, e.LastErr)
+		"every write failed, the last one %s (%s) — the Service still points at the dead master, or no replica was promoted",
+		wait.FailoverRecovered, e.Timeout, to, e.LastErr)
 }
 
 // MeasureRTO waits until the writer logs an acknowledged write at or after
-// killedAt and returns the time from the kill to that write (the RTO). It
-// gives up after the named timeout FailoverRecovered with a RecoveryError.
-func MeasureRTO(ctx context.Context, log *Log, killedAt time.Time) (time.Duration, error) {
+// killedAt from an address other than deadAddr and returns the time from the
+// kill to that write (the RTO). Acks from deadAddr after the kill (a dying
+// master still answering) do not end the outage; the RPO count judges
+// them. It gives up after the named timeout FailoverRecovered with a
+// RecoveryError.
+func MeasureRTO(ctx context.Context, log *Log, killedAt time.Time, deadAddr string) (time.Duration, error) {
 	var rto time.Duration
 	_, err := wait.For(ctx, "a write through the Service to succeed after the master was killed", wait.FailoverRecovered,
 		func(context.Context) (bool, string, error) {
-			if a, ok := log.FirstAckAfter(killedAt); ok {
+			if a, ok := log.FirstAckAfter(killedAt, deadAddr); ok {
 				rto = a.At.Sub(killedAt)
 				return true, "", nil
 			}
 			if f, ok := log.LastFailure(); ok {
 				return false, "last write to " + f.Addr + ": " + f.Err, nil
+			}
+			if a, ok := log.FirstAckAfter(killedAt, ""); ok {
+				return false, "writes still acknowledged by the dead master " + a.Addr, nil
 			}
 			return false, "no write attempted since the kill", nil
 		})
@@ -46,6 +56,8 @@ func MeasureRTO(ctx context.Context, log *Log, killedAt time.Time) (time.Duratio
 		re := &RecoveryError{Since: time.Since(killedAt), Timeout: wait.Timeout(wait.FailoverRecovered)}
 		if f, ok := log.LastFailure(); ok {
 			re.LastAddr, re.LastErr = f.Addr, f.Err
+		} else {
+			re.LastAddr, re.LastErr = deadAddr, "only the dead master acknowledged writes"
 		}
 		return 0, re
 	}
@@ -56,11 +68,12 @@ func MeasureRTO(ctx context.Context, log *Log, killedAt time.Time) (time.Duratio
 // the promoted replica), bounded by FailoverRecovered; the error names the
 // address the Service is stuck on.
 func WaitServiceFollows(ctx context.Context, resolve Resolver, newMaster string) error {
-	var last string
+	last := "no pod"
 	_, err := wait.For(ctx, "the Service to point at the new master "+newMaster, wait.FailoverRecovered,
 		func(ctx context.Context) (bool, string, error) {
 			a, err := resolve(ctx)
 			if err != nil {
+				last = "no pod"
 				return false, err.Error(), nil
 			}
 			last = a

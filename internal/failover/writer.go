@@ -76,10 +76,12 @@ func (l *Log) Acked() []uint64 {
 	return out
 }
 
-// FirstAckAfter is the first acknowledged attempt at or after t.
-func (l *Log) FirstAckAfter(t time.Time) (Attempt, bool) {
+// FirstAckAfter is the first acknowledged attempt at or after t from an
+// address other than exclude (the dead master, which may still answer for a
+// moment after its pod is deleted).
+func (l *Log) FirstAckAfter(t time.Time, exclude string) (Attempt, bool) {
 	for _, a := range l.Attempts() {
-		if a.Err == "" && !a.At.Before(t) {
+		if a.Err == "" && !a.At.Before(t) && (exclude == "" || a.Addr != exclude) {
 			return a, true
 		}
 	}

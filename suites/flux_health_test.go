@@ -70,6 +70,11 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 		if provider == nil || provider.Name() == "envtest" {
 			Skip("the Flux tier needs a cluster with nodes: run it with make e2e (kind) or DFE2E_CLUSTER=kubeconfig")
 		}
+		if !disposable() {
+			// It installs Flux, applies the chain and removes the operator's
+			// Kustomization on purpose: never on a cluster someone keeps.
+			Skip("the Flux tier installs Flux and prunes the operator on purpose: it runs only on disposable clusters (kind via make e2e)")
+		}
 		image := os.Getenv(gitserver.ImageEnvVar)
 		if image == "" {
 			Fail(gitserver.ImageEnvVar + " is not set: the in-cluster Git server image is built and loaded by `dfe2e e2e` (make e2e); on another cluster build it with `go run ./cmd/dfe2e e2e` once or load dfe2e.local/gitserver yourself")

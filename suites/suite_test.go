@@ -96,6 +96,9 @@ func renderBundle(version string) types.EnvFunc {
 		// No single request may hang a spec: the suite must stop, not stall.
 		rc := rest.CopyConfig(c.Config)
 		rc.Timeout = requestTimeout
+		// client-go's default 5 QPS would pace the ~90 SubjectAccessReviews of
+		// one RBAC pass over 18 s on a kubeconfig cluster (envtest sets its own).
+		rc.QPS, rc.Burst = 100, 200
 		var err error
 		if k8s, err = client.New(rc, client.Options{Scheme: scheme}); err != nil {
 			return ctx, err

@@ -58,7 +58,9 @@ type Target struct {
 // authorizer sees new bindings through informers, a moment after they are written.
 func Allowed(ctx context.Context, cs kubernetes.Interface, t Target, needed []Permission) ([]finding.Finding, error) {
 	var out []finding.Finding
-	_, err := wait.For(ctx, "RBAC of "+t.Subject.String()+" to allow what the operator needs", wait.RBACSettled, func(ctx context.Context) (bool, string, error) {
+	// Each pass asks with the caller's ctx: the settle window bounds when a
+	// new pass may start, never a pass in flight (one pass is ~90 reviews).
+	_, err := wait.For(ctx, "RBAC of "+t.Subject.String()+" to allow what the operator needs", wait.RBACSettled, func(context.Context) (bool, string, error) {
 		var err error
 		out, err = allowedOnce(ctx, cs, t, needed)
 		if err != nil {

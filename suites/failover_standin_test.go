@@ -186,12 +186,15 @@ var _ = Describe("Failover machinery on a stand-in [stand-in: "+standin.Descript
 		Expect(err).NotTo(HaveOccurred())
 
 		killedAt := killAndPromote(ctx, p, bc, false)
+		// Both checks run at once, each bounded by FailoverRecovered.
+		follows := make(chan error, 1)
+		go func() { follows <- failover.WaitServiceFollows(ctx, sf.pod, standin.FailoverB) }()
 		_, err = failover.MeasureRTO(ctx, log, killedAt, sf.addrOf(standin.FailoverA))
-		took := time.Since(killedAt)
 		var re *failover.RecoveryError
 		Expect(errors.As(err, &re)).To(BeTrue(), "RTO measured although the Service selects only the dead master: %v", err)
+		err = <-follows
+		took := time.Since(killedAt)
 		Expect(took).To(BeNumerically("<", wait.Timeout(wait.FailoverRecovered)+30*time.Second), "detection is not bounded")
-		err = failover.WaitServiceFollows(ctx, sf.pod, standin.FailoverB)
 		Expect(err).To(MatchError(ContainSubstring("still points at")))
 		GinkgoWriter.Printf("planted defect detected after %s: %v; %v\n", took.Round(time.Millisecond), re, err)
 		var gone corev1.Pod

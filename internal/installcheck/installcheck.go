@@ -79,9 +79,34 @@ func Apply(ctx context.Context, c client.Client, objs []*unstructured.Unstructur
 			if err := WaitCRDEstablished(ctx, c, o.GetName()); err != nil {
 				return err
 			}
+			if err := waitServed(ctx, c, o); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// waitServed waits until the CRD's kind can be listed through c: Established
+// comes a moment before discovery (and so the client's RESTMapper) serves it.
+func waitServed(ctx context.Context, c client.Client, crd *unstructured.Unstructured) error {
+	group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+	kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	if len(versions) == 0 {
+		return nil
+	}
+	v, _ := versions[0].(map[string]any)
+	version, _ := v["name"].(string)
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(schema.GroupVersionKind{Group: group, Version: version, Kind: kind + "List"})
+	_, err := wait.For(ctx, kind+"."+group+" to be served", wait.CRDEstablished, func(ctx context.Context) (bool, string, error) {
+		if err := c.List(ctx, list, client.Limit(1)); err != nil {
+			return false, err.Error(), nil
+		}
+		return true, "", nil
+	})
+	return err
 }
 
 // WaitCRDEstablished waits (named timeout CRDEstablished) for condition Established.

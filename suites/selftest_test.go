@@ -48,7 +48,7 @@ var _ = Describe("Planted defects at the API level", Label(LabelSelfTest, LabelA
 	BeforeEach(func() { atLevel(Medium) })
 
 	It("fails the rbac check on v1.5.0 RBAC kept with the v1.6.x operator, naming configmaps", func(ctx SpecContext) {
-		if rbaccheck.CompareVersions(bundle.Version, "v1.6.0") < 0 {
+		if operator.CompareVersions(bundle.Version, "v1.6.0") < 0 {
 			Skip("the operator under test (" + bundle.Version + ") predates v1.6.0: v1.5.0 RBAC is its own")
 		}
 		const ns = "dfe2e-selftest-oldrbac"

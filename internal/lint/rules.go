@@ -414,13 +414,21 @@ func has(list []string, s string) bool {
 	return false
 }
 
+// resourcePath is p's resource as RBAC rules spell it ("dragonflies/status").
+func resourcePath(p operator.Permission) string {
+	if p.Subresource != "" {
+		return p.Resource + "/" + p.Subresource
+	}
+	return p.Resource
+}
+
 // missingVerbs returns the verbs of p that no rule grants.
 func missingVerbs(rules []rbacRule, p operator.Permission) []string {
 	var missing []string
 	for _, v := range p.Verbs {
 		granted := false
 		for _, r := range rules {
-			if has(r.groups, p.Group) && has(r.resources, p.Resource) && has(r.verbs, v) {
+			if has(r.groups, p.Group) && has(r.resources, resourcePath(p)) && has(r.verbs, v) {
 				granted = true
 				break
 			}
@@ -493,21 +501,24 @@ func checkManagerRBAC(c *Context) []Finding {
 				subject, version, from)))
 			continue
 		}
-		for _, p := range operator.ManagerPermissions(version) {
+		for _, p := range operator.NeededFor(version) {
+			if p.Scope == operator.OperatorNamespace {
+				continue // granted by a Role in the operator's namespace, not by the ClusterRoles
+			}
 			missing := missingVerbs(rules, p)
 			if len(missing) == 0 {
 				continue
 			}
-			res := p.Resource
-			if p.Group != "" {
-				res += "." + p.Group
+			since := p.Since
+			if since == "" {
+				since = "every pinned release"
 			}
-			msg := fmt.Sprintf("the ClusterRoles bound to %s (%s) do not grant %s on %s cluster-wide, which operator %s (from %s) needs since %s: it %s",
-				subject, strings.Join(names, ", "), strings.Join(missing, ","), res, version, from, p.Since, p.Why)
+			msg := fmt.Sprintf("the ClusterRoles bound to %s (%s) do not grant %s on %s cluster-wide, which operator %s (from %s) needs since %s: %s",
+				subject, strings.Join(names, ", "), strings.Join(missing, ","), p.Name(), version, from, since, p.Reason)
 			// A namespace-scoped grant (the leader-election Role) does not cover
 			// a cluster-wide watch; name it so nobody mistakes it for a fix.
 			for _, lr := range localGrants(c.Tree, ns, sa, p) {
-				msg += fmt.Sprintf("; Role %s grants %s only in namespace %s, which does not cover the cluster-wide watch", lr, res, ns)
+				msg += fmt.Sprintf("; Role %s grants %s only in namespace %s, which does not cover the cluster-wide watch", lr, p.Name(), ns)
 			}
 			out = append(out, objFinding(d, msg))
 		}

@@ -118,8 +118,11 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 	})
 
 	It("fetches the served revision and reconciles "+clusterAppsKS+" on a forced reconcile with source", func(ctx SpecContext) {
+		start := time.Now()
 		st, err := flux.ReconcileWithSource(ctx, k8s, ksKey(clusterAppsKS))
 		Expect(err).NotTo(HaveOccurred(), "forced reconcile of %s with its source", clusterAppsKS)
+		AddReportEntry("waited", fmt.Sprintf("%s for GitRepository %s then Kustomization %s to handle the reconcile request (bounds: %s, %s)",
+			time.Since(start).Round(100*time.Millisecond), fluxSourceName, clusterAppsKS, wait.Timeout(wait.SourceReady), wait.Timeout(wait.KustomizationReady)))
 		src, _, err := flux.Get(ctx, k8s, flux.GitRepositoryGVK, ksKey(fluxSourceName))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(src.ArtifactRevision).To(Equal(fluxRun.served.Revision), "GitRepository %s must hold the commit the in-cluster server serves", fluxSourceName)
@@ -182,7 +185,8 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 		k := fluxRun.tree.Kustomization(flux.Namespace, operatorKS)
 		Expect(k).NotTo(BeNil())
 		var missing []string
-		_, err := wait.For(ctx, fmt.Sprintf("the %d objects of Kustomization %s to be applied by kustomize-controller", len(k.Objects), operatorKS), wait.ObjectPresent,
+		what := fmt.Sprintf("the %d objects of Kustomization %s to be applied by kustomize-controller", len(k.Objects), operatorKS)
+		took, err := wait.For(ctx, what, wait.ObjectPresent,
 			func(ctx context.Context) (bool, string, error) {
 				missing = missing[:0]
 				for _, o := range k.Objects {
@@ -194,6 +198,7 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 				return len(missing) == 0, fmt.Sprintf("not applied by Flux: %v", missing), nil
 			})
 		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("waited", fmt.Sprintf("%s for %s (bound %s)", took.Round(100*time.Millisecond), what, wait.Timeout(wait.ObjectPresent)))
 	})
 
 	It("runs the operator: Deployment "+operatorDeploymentName+" Available", func(ctx SpecContext) {
@@ -261,7 +266,7 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 				var te *wait.TimeoutError
 				Expect(errors.As(err, &te)).To(BeFalse(), "the check hung until its own bound instead of giving a verdict: %v", err)
 				Expect(err.Error()).To(ContainSubstring(d.mustName))
-				AddReportEntry("verdict", fmt.Sprintf("after %s: %v", took.Round(time.Second), err))
+				AddReportEntry("verdict", fmt.Sprintf("after %s (bound %s): %v", took.Round(time.Second), bound, err))
 			})
 		}
 	})
@@ -286,7 +291,7 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 			return live.GetUID() != before.GetUID() && managedBy(live, "kustomize-controller"), "present, uid " + string(live.GetUID()), nil
 		})
 		Expect(err).NotTo(HaveOccurred())
-		AddReportEntry("drift restored", took.Round(time.Second).String())
+		AddReportEntry("waited", fmt.Sprintf("%s for Flux to re-create Service %s/%s (bound %s)", took.Round(time.Second), operator.Namespace, driftObject, wait.Timeout(wait.FluxRestored)))
 	})
 
 	It("keeps the database namespace and a neighbour tenant when the operator's Kustomization is suspended", func(ctx SpecContext) {
@@ -314,7 +319,7 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 		ks.SetName(operatorKS)
 		took, err := deleteAndWait(ctx, ks, wait.FluxRestored, " (its finalizer prunes what it applied, after any in-flight reconcile: up to its 5m health-check timeout)")
 		Expect(err).NotTo(HaveOccurred())
-		AddReportEntry("operator Kustomization removed and pruned", took.Round(time.Second).String())
+		AddReportEntry("waited", fmt.Sprintf("%s for Kustomization %s to be removed and its objects pruned (bound %s)", took.Round(time.Second), operatorKS, wait.Timeout(wait.FluxRestored)))
 		// The removal really pruned: a bundled object without the prune
 		// opt-out is gone (otherwise the namespace check below proves nothing).
 		svc := &unstructured.Unstructured{}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/preflight"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/verdict"
 	"github.com/dragonfly-e2e/dragonfly-e2e/kindconfig"
+	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
 )
 
 // fluxFlags are the Flux tier's options of `dfe2e e2e`.
@@ -152,11 +154,47 @@ func runFluxTier(ctx context.Context, f *e2eFlags, cl *kindconfig.Cluster, art, 
 		return report, nil
 	})
 	if fileExists(report) {
-		s, err := summarizeSpecs(rec, report)
+		s, err := tierSummary(rec, report, filepath.Join(art, "e2e-kind.json"))
 		if err != nil {
 			progress("reading the Flux tier's report: %v", err)
 		}
 		sum = s
 	}
 	return sum, suiteErr
+}
+
+// fluxTierLabel marks the specs of this tier in both reports.
+const fluxTierLabel = "health"
+
+// tierSummary counts the Flux tier's own specs in its report (and lists
+// those that did not pass in rec), minus the same specs the install tier's
+// report already counted as skipped (not selected there), so that adding it
+// to the install tier's summary counts every spec once.
+func tierSummary(rec *runRecord, report, installReport string) (verdict.Summary, error) {
+	var sum verdict.Summary
+	suites, _, err := reports.ReadGinkgo(report)
+	if err != nil {
+		return sum, err
+	}
+	for _, su := range suites {
+		for _, sp := range su.Specs {
+			if !slices.Contains(sp.Labels, fluxTierLabel) {
+				continue
+			}
+			sum.Add(sp.Verdict.Status)
+			if sp.Verdict.Status != verdict.Passed {
+				rec.Specs = append(rec.Specs, specLine{Status: sp.Verdict.Status, Spec: sp.FullName(), Reason: sp.Verdict.Reason})
+			}
+		}
+	}
+	if installed, _, err := reports.ReadGinkgo(installReport); err == nil {
+		for _, su := range installed {
+			for _, sp := range su.Specs {
+				if slices.Contains(sp.Labels, fluxTierLabel) && sp.Verdict.Status == verdict.Skipped {
+					sum.Skipped--
+				}
+			}
+		}
+	}
+	return sum, nil
 }

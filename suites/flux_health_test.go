@@ -269,6 +269,25 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 				AddReportEntry("verdict", fmt.Sprintf("after %s (bound %s): %v", took.Round(time.Second), bound, err))
 			})
 		}
+
+		It("fails the prune-safety check when a shared namespace lacks the prune opt-out, naming the namespace", func(ctx SpecContext) {
+			ks := defectKustomization("dfe2e-defect-prune", func(s map[string]any) { s["path"] = "./" + unprotectedDir })
+			must(installcheck.Apply(ctx, k8s, []*unstructured.Unstructured{ks}))
+			DeferCleanup(func(ctx SpecContext) {
+				_, err := deleteAndWait(ctx, ks, wait.ObjectDeleted, "")
+				Expect(err).NotTo(HaveOccurred())
+			})
+			_, _, err := flux.WaitReady(ctx, k8s, flux.KustomizationGVK, ksKey(ks.GetName()), 80*time.Second, nil)
+			Expect(err).NotTo(HaveOccurred(), "the unprotected-namespace Kustomization must apply before it is removed")
+			plantNeighbour(ctx, unprotectedNamespace)
+			Expect(namespaceAndNeighbourKept(ctx, unprotectedNamespace)).To(Succeed(), "before the removal")
+			took, err := deleteAndWait(ctx, ks, wait.ObjectDeleted, " (no health checks: nothing holds its finalizer)")
+			Expect(err).NotTo(HaveOccurred())
+			err = namespaceAndNeighbourKept(ctx, unprotectedNamespace)
+			Expect(err).To(HaveOccurred(), "the prune-safety check passed although the namespace had no prune opt-out")
+			Expect(err.Error()).To(ContainSubstring(unprotectedNamespace))
+			AddReportEntry("verdict", fmt.Sprintf("after a removal that took %s: %v", took.Round(time.Second), err))
+		})
 	})
 
 	It("restores a bundled object deleted behind Flux's back (drift)", func(ctx SpecContext) {
@@ -350,10 +369,14 @@ func neighbourObject() *corev1.ConfigMap {
 		Data: map[string]string{"owner": "not Flux: planted by the dragonfly-e2e prune-safety spec"}}
 }
 
-// plantNeighbour creates the stand-in tenant (outside any Flux inventory).
-func plantNeighbour(ctx context.Context) {
+// plantNeighbour creates the stand-in tenant in ns (outside any Flux inventory).
+func plantNeighbour(ctx context.Context, ns ...string) {
 	GinkgoHelper()
-	err := k8s.Create(ctx, neighbourObject())
+	nb := neighbourObject()
+	if len(ns) > 0 {
+		nb.Namespace = ns[0]
+	}
+	err := k8s.Create(ctx, nb)
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		Expect(err).NotTo(HaveOccurred())
 	}
@@ -361,11 +384,28 @@ func plantNeighbour(ctx context.Context) {
 
 func expectDatabaseAndNeighbour(ctx context.Context) {
 	GinkgoHelper()
-	var ns corev1.Namespace
-	Expect(k8s.Get(ctx, client.ObjectKey{Name: operator.Namespace}, &ns)).To(Succeed(), "namespace %s was deleted", operator.Namespace)
-	Expect(ns.DeletionTimestamp).To(BeNil(), "namespace %s is being deleted", operator.Namespace)
+	Expect(namespaceAndNeighbourKept(ctx, operator.Namespace)).To(Succeed())
+}
+
+// namespaceAndNeighbourKept is the prune-safety check: the shared namespace
+// ns exists and is not terminating, and the neighbour tenant in it survives.
+func namespaceAndNeighbourKept(ctx context.Context, ns string) error {
+	var n corev1.Namespace
+	if err := k8s.Get(ctx, client.ObjectKey{Name: ns}, &n); err != nil {
+		return fmt.Errorf("shared namespace %s was deleted by the removal: %w", ns, err)
+	}
+	if n.DeletionTimestamp != nil {
+		return fmt.Errorf("shared namespace %s is being deleted by the removal (and everything in it, the neighbour tenant included)", ns)
+	}
+	nb := neighbourObject()
 	var cm corev1.ConfigMap
-	Expect(k8s.Get(ctx, client.ObjectKeyFromObject(neighbourObject()), &cm)).To(Succeed(), "neighbour tenant %s/%s was deleted", operator.Namespace, neighbourTenant)
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: nb.Name}, &cm); err != nil {
+		return fmt.Errorf("neighbour tenant %s/%s was deleted by the removal: %w", ns, nb.Name, err)
+	}
+	if cm.DeletionTimestamp != nil {
+		return fmt.Errorf("neighbour tenant %s/%s is being deleted by the removal", ns, nb.Name)
+	}
+	return nil
 }
 
 // pingFromNamespace runs redis-cli PING against service in ns from a pod in

@@ -42,7 +42,16 @@ var fluxDefectFiles = map[string][]byte{
 	fluxDefectDir + "/namespace.yaml":     []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + fluxDefectNamespace + "\n"),
 	fluxDefectDir + "/configmap.yaml": []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: harmless\n  namespace: " + fluxDefectNamespace +
 		"\ndata:\n  why: applied by planted-defect Kustomizations of the dragonfly-e2e Flux tier\n"),
+	// A shared namespace WITHOUT kustomize.toolkit.fluxcd.io/prune: disabled:
+	// the prune-safety check must fail on it.
+	unprotectedDir + "/kustomization.yaml": []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ./namespace.yaml\n"),
+	unprotectedDir + "/namespace.yaml":     []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + unprotectedNamespace + "\n"),
 }
+
+const (
+	unprotectedDir       = "dfe2e-selftest/unprotected-namespace"
+	unprotectedNamespace = "dfe2e-unprotected"
+)
 
 // exportTree writes the fixtures tree with the operator bundle filled in,
 // renders it (for the chain's order and timeouts) and returns its files.

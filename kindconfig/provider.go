@@ -162,10 +162,20 @@ func (c *Cluster) abortCreate(done <-chan error) error {
 	_ = c.kind.Delete(c.o.Name, c.o.Kubeconfig)
 	t := time.NewTimer(c.o.CancelGrace)
 	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-		return fmt.Errorf("kind create of %q did not stop within %s; remove what is left with: %s", c.o.Name, c.o.CancelGrace, c.CleanupCommand())
+	// A node whose `docker run` was in flight during a delete appears after
+	// it: keep deleting until kind's create gives up.
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-tick.C:
+			_ = c.kind.Delete(c.o.Name, c.o.Kubeconfig)
+		case <-t.C:
+			return fmt.Errorf("kind create of %q did not stop within %s; remove what is left with: %s", c.o.Name, c.o.CancelGrace, c.CleanupCommand())
+		}
 	}
 	if err := c.kind.Delete(c.o.Name, c.o.Kubeconfig); err != nil {
 		return fmt.Errorf("deleting cluster %q: %w; remove what is left with: %s", c.o.Name, err, c.CleanupCommand())

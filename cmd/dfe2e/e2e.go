@@ -43,6 +43,17 @@ type e2eFlags struct {
 	snapshotTarget string
 }
 
+// defaultE2ELabels: the install tier and the data tier (snapshot-restore and
+// failover with their planted defects); the Flux/health tier runs after them.
+const defaultE2ELabels = "install || rbac || admission || selftest || snapshot-restore || failover || data-selftest"
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
 // laterSuites are the spec labels other issues bring; until they run on kind
 // they are listed as not run, with the reason, never as passed.
 var laterSuites = map[string]string{
@@ -70,12 +81,12 @@ point removes the cluster's containers (or prints the one command that does).`,
 	fl.BoolVar(&f.keep, "keep-cluster", false, "keep the cluster after the run")
 	fl.BoolVar(&f.keepOnFailure, "keep-on-failure", false, "keep the cluster (and a failed create's nodes) when something fails")
 	fl.StringVar(&f.artifacts, "artifacts", "artifacts", "directory for reports, kubeconfig and, on failure, cluster logs")
-	fl.StringVar(&f.labelFilter, "label-filter", "install || rbac || admission || selftest", "Ginkgo label filter of the specs to run")
+	fl.StringVar(&f.labelFilter, "label-filter", defaultE2ELabels, "Ginkgo label filter of the specs to run before the Flux tier")
 	fl.StringVar(&f.suites, "suites", "./suites/...", "Go packages of the Ginkgo suites")
 	fl.StringArrayVar(&f.archives, "image-archive", nil, "image archive (docker save / OCI tar) to load into the node; repeatable (air-gapped path)")
 	fl.BoolVar(&f.stopEngine, "stop-engine", false, "stop the Docker engine at the end if this run started it (CI: leave the machine as found)")
 	fl.StringArrayVar(&f.loadImages, "load-image", nil, "image from the local Docker engine to load into the node; repeatable")
-	fl.StringVar(&f.snapshotTarget, "snapshot-target", os.Getenv("DFE2E_SNAPSHOT_TARGET"), "snapshot-restore suite target(s), comma-separated: dragonfly (CRD-managed; default), redis-standin (redis-server, unmanaged — not Dragonfly) (env DFE2E_SNAPSHOT_TARGET)")
+	fl.StringVar(&f.snapshotTarget, "snapshot-target", envOr("DFE2E_SNAPSHOT_TARGET", "dragonfly,redis-standin"), "snapshot-restore suite target(s), comma-separated: dragonfly (CRD-managed; blocked where its images cannot be had), redis-standin (redis-server, unmanaged — not Dragonfly: proves the suite's machinery on real storage) (env DFE2E_SNAPSHOT_TARGET)")
 	registerFluxFlags(fl, &f.flux)
 	root.AddCommand(cmd)
 }
@@ -287,6 +298,11 @@ func runE2E(parent context.Context, f *e2eFlags) (retErr error) {
 	fluxSum, fluxErr := runFluxTier(ctx, f, cl, art, kc, fluxImgs, rec, timed)
 	sum.Passed, sum.Failed, sum.Skipped, sum.Blocked = sum.Passed+fluxSum.Passed, sum.Failed+fluxSum.Failed, sum.Skipped+fluxSum.Skipped, sum.Blocked+fluxSum.Blocked
 	rec.Summary = sum.Line() + standInSuffix(rec)
+	if dir, err := writeRunReport(art, rec); err != nil {
+		progress("writing the run report: %v", err)
+	} else {
+		progress("run report: %s (report.html, report.md, junit.xml, report.json)", dir)
+	}
 	if suitesErr == nil && fluxErr != nil && sum.ExitCode() == exitOK {
 		suitesErr = fluxErr
 	}

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/k8sbuild"
 )
@@ -108,42 +107,19 @@ func EnsureFluxImage(ctx context.Context, c FluxController, logf Logf) (string, 
 }
 
 func buildFluxController(ctx context.Context, c FluxController, bin string, logf Logf) error {
-	work, err := os.MkdirTemp("", "dfe2e-fluxbuild-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
 	sub, err := fs.Sub(fluxModules, "fluxmodules/"+c.Name)
 	if err != nil {
 		return err
 	}
-	for _, f := range []string{"go.mod", "go.sum"} {
-		b, err := fs.ReadFile(sub, f+".txt")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(work, f), b, 0o644); err != nil {
-			return err
-		}
-	}
-	start := time.Now()
-	logf("building %s %s from Go modules (%s on 2 cold cores; cached afterwards)", c.Name, c.Version, c.Estimate)
-	tmp := bin + ".partial"
 	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", tmp, "github.com/fluxcd/"+c.Name)
-	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
-	if out, err := cmd.CombinedOutput(); err != nil {
+	tmp := bin + ".partial"
+	if err := k8sbuild.GoBuild(ctx, sub, c.Name+" "+c.Version+" ("+c.Estimate+" on 2 cold cores)", "-s -w", tmp, []string{"github.com/fluxcd/" + c.Name}, k8sbuild.Logf(logf)); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("go build of %s %s failed after %s: %w\n%s", c.Name, c.Version, time.Since(start).Round(time.Second), err, lastLines(out, 30))
-	}
-	if err := os.Rename(tmp, bin); err != nil {
 		return err
 	}
-	logf("built %s in %s", c.Name, time.Since(start).Round(time.Second))
-	return nil
+	return os.Rename(tmp, bin)
 }
 
 // EnsureFluxImages builds (or finds) every Flux controller image; one after

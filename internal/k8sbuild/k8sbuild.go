@@ -98,25 +98,6 @@ func moduleHash(name, flags string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
-// writeModule lays out build module name in dir (files are stored as *.txt so
-// that the go tool does not treat them as part of this module).
-func writeModule(name, dir string) error {
-	entries, err := fs.ReadDir(modules, "modules/"+name)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		b, err := modules.ReadFile("modules/" + name + "/" + e.Name())
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, strings.TrimSuffix(e.Name(), ".txt")), b, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // Logf receives progress lines.
 type Logf func(format string, args ...any)
 
@@ -197,18 +178,8 @@ func EnvtestAssets(ctx context.Context, logf Logf) (string, error) {
 }
 
 func build(ctx context.Context, module, outDir, ldflags string, pkgs []string, logf Logf) error {
-	if logf == nil {
-		logf = func(string, ...any) {}
-	}
-	if _, err := exec.LookPath("go"); err != nil {
-		return fmt.Errorf("k8sbuild: building %s needs the Go toolchain on PATH (install Go ≥ 1.24): %w", module, err)
-	}
-	work, err := os.MkdirTemp("", "dfe2e-build-"+module+"-")
+	sub, err := fs.Sub(modules, "modules/"+module)
 	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
-	if err := writeModule(module, work); err != nil {
 		return err
 	}
 	tmpOut := outDir + ".partial"
@@ -223,24 +194,56 @@ func build(ctx context.Context, module, outDir, ldflags string, pkgs []string, l
 			_ = os.Link(filepath.Join(outDir, e.Name()), filepath.Join(tmpOut, e.Name()))
 		}
 	}
-	start := time.Now()
-	logf("building %s from Go modules: %s (≈11 min for all Kubernetes binaries on 2 cold cores; cached afterwards)", module, strings.Join(pkgs, " "))
-	args := append([]string{"build", "-trimpath", "-ldflags", ldflags, "-o", tmpOut + string(os.PathSeparator)}, pkgs...)
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("k8sbuild: go build of %s failed after %s: %w\n%s", module, time.Since(start).Round(time.Second), err, tail(out, 40))
+	if err := GoBuild(ctx, sub, module, ldflags, tmpOut+string(os.PathSeparator), pkgs, logf); err != nil {
+		return err
 	}
 	_ = os.RemoveAll(outDir)
 	if err := os.MkdirAll(filepath.Dir(outDir), 0o755); err != nil {
 		return err
 	}
-	if err := os.Rename(tmpOut, outDir); err != nil {
+	return os.Rename(tmpOut, outDir)
+}
+
+// GoBuild lays out a pinned build module (its files stored with a .txt
+// suffix, so that the go tool does not take them for part of this module) in a
+// temporary directory and runs `go build -trimpath -ldflags ldflags -o out pkgs…`
+// there with cgo off. It is the one way this project builds other projects'
+// binaries from the Go module proxy (Kubernetes, etcd, Flux controllers).
+func GoBuild(ctx context.Context, mod fs.FS, what, ldflags, out string, pkgs []string, logf Logf) error {
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		return fmt.Errorf("building %s needs the Go toolchain on PATH (install Go ≥ 1.24): %w", what, err)
+	}
+	work, err := os.MkdirTemp("", "dfe2e-build-")
+	if err != nil {
 		return err
 	}
-	logf("built %s in %s", module, time.Since(start).Round(time.Second))
+	defer os.RemoveAll(work)
+	entries, err := fs.ReadDir(mod, ".")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		b, err := fs.ReadFile(mod, e.Name())
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(work, strings.TrimSuffix(e.Name(), ".txt")), b, 0o644); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	logf("building %s from Go modules: %s (cached afterwards)", what, strings.Join(pkgs, " "))
+	args := append([]string{"build", "-trimpath", "-ldflags", ldflags, "-o", out}, pkgs...)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build of %s failed after %s: %w\n%s", what, time.Since(start).Round(time.Second), err, tail(b, 40))
+	}
+	logf("built %s in %s", what, time.Since(start).Round(time.Second))
 	return nil
 }
 

@@ -26,7 +26,13 @@ type JobSpec struct {
 	PasswordSecret string
 	PasswordKey    string
 	Workload       Workload
+	// PullPolicy is the container's imagePullPolicy (default IfNotPresent;
+	// Never for an image built here and loaded into the node).
+	PullPolicy string
 }
+
+// JobUID is the non-root user the Job runs as (nobody).
+const JobUID = 65534
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
@@ -39,8 +45,9 @@ func JobName(instance string) string {
 	return name
 }
 
-// Args are the `dfe2e load` arguments for the Job's container. Results go to
-// stdout as JSON (the harness reads the pod log), the table to stderr.
+// Args are the `dfe2e load` arguments for the Job's container. The output
+// files go to stdout as a bundle (WriteBundle; the harness reads the pod
+// log), the table to stderr.
 func (s JobSpec) Args() []string {
 	w := s.Workload.WithDefaults()
 	args := []string{"load",
@@ -49,7 +56,7 @@ func (s JobSpec) Args() []string {
 		"--ratio", fmt.Sprintf("%d:%d", w.GetRatio, w.SetRatio),
 		"--keyspace", strconv.FormatInt(w.Keyspace, 10), "--key-dist", w.KeyDist,
 		"--value-size", strconv.Itoa(w.ValueSize), "--seed", strconv.FormatInt(w.Seed, 10),
-		"--warmup", w.Warmup.String(), "--out", "/tmp/dfe2e-load", "--stdout", "json",
+		"--warmup", w.Warmup.String(), "--out", "/tmp/dfe2e-load", "--stdout", "bundle",
 	}
 	if w.TTL > 0 {
 		args = append(args, "--ttl", w.TTL.String())
@@ -81,6 +88,13 @@ func JobManifest(s JobSpec) ([]byte, error) {
 	if s.Image == "" {
 		errs = append(errs, errors.New("image is empty: give the locally built loadgen image (e.g. dfe2e:dev loaded into kind)"))
 	}
+	switch s.PullPolicy {
+	case "":
+		s.PullPolicy = "IfNotPresent"
+	case "IfNotPresent", "Never", "Always":
+	default:
+		errs = append(errs, fmt.Errorf("image pull policy %q is unknown: use IfNotPresent, Never or Always", s.PullPolicy))
+	}
 	if (s.PasswordSecret == "") != (s.PasswordKey == "") {
 		errs = append(errs, errors.New("password secret and key go together: give both or neither"))
 	}
@@ -106,18 +120,21 @@ func JobManifest(s JobSpec) ([]byte, error) {
 	container := map[string]any{
 		"name":            "loadgen",
 		"image":           s.Image,
-		"imagePullPolicy": "IfNotPresent",
+		"imagePullPolicy": s.PullPolicy,
 		"command":         []string{"dfe2e"},
 		"args":            s.Args(),
 		"resources": map[string]any{
-			"requests": map[string]string{"cpu": "1", "memory": "256Mi"},
+			// A small CPU request keeps the Job schedulable beside the instance on a
+			// small node; no CPU limit, so it may use what is free.
+			"requests": map[string]string{"cpu": "250m", "memory": "128Mi"},
 			"limits":   map[string]string{"memory": "1Gi"},
 		},
 		"securityContext": map[string]any{
 			"allowPrivilegeEscalation": false,
 			"readOnlyRootFilesystem":   true,
 			"runAsNonRoot":             true,
-			"runAsUser":                65532,
+			"runAsUser":                JobUID,
+			"runAsGroup":               JobUID,
 			"capabilities":             map[string]any{"drop": []string{"ALL"}},
 			"seccompProfile":           map[string]string{"type": "RuntimeDefault"},
 		},

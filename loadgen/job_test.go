@@ -43,7 +43,7 @@ func TestJobManifestRunsInTheInstanceNamespace(t *testing.T) {
 	}
 	c := job.Spec.Template.Spec.Containers[0]
 	args := strings.Join(c.Args, " ")
-	for _, want := range []string{"--addr test-cache.database.svc:6379", "--allow-remote", "--pipeline 16", "--rate 5000", "--duration 1m0s", "--stdout json"} {
+	for _, want := range []string{"--addr test-cache.database.svc:6379", "--allow-remote", "--pipeline 16", "--rate 5000", "--duration 1m0s", "--stdout bundle"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("args lack %q: %s", want, args)
 		}

@@ -43,6 +43,7 @@ type loadFlags struct {
 	namespace, instance     string
 	image                   string
 	passwordSecret, passKey string
+	cluster                 clusterLoadFlags
 }
 
 func init() { root.AddCommand(newLoadCmd()) }
@@ -65,7 +66,13 @@ intended send time, so server stalls are not hidden (coordinated omission);
 the uncorrected latency (from the actual send) is recorded next to it.
 
 The address must be loopback (or a port-forward on loopback); --allow-remote
-is for the in-cluster Job. --emit-job prints that Job's manifest instead of
+is for the in-cluster Job. --port-forward ns/name[:port] opens that
+port-forward itself (to a Ready pod behind the Service, or the pod named) and
+closes it on exit. --job runs the load as a Job in the instance's namespace,
+waits for it (named timeouts ImagePullVerdict, LoadJobFinished), writes the
+files it measured into --out, and deletes the Job; without --image the
+loadgen image (a static dfe2e, user 65534) is built here and loaded into
+--kind-cluster. Exit 3 when the Job's image cannot be pulled (blocked). --emit-job prints that Job's manifest instead of
 running: it runs in the instance's namespace because the operator's
 NetworkPolicy admits 6379 only from pods of that namespace.
 
@@ -73,7 +80,9 @@ Exit codes: 0 done, 2 bad input (flags, unreachable or non-RESP server, AUTH
 failure), 130 interrupted (partial results written, marked "partial").`,
 		Example: `  dfe2e load --addr 127.0.0.1:6379 --connections 50 --pipeline 16 --duration 30s --out artifacts/load
   dfe2e load --addr 127.0.0.1:6379 --rate 20000 --ratio 9:1 --key-dist zipf --prefill --warmup 5s --duration 60s
-  dfe2e load --emit-job --namespace database --instance test-cache --image dfe2e:dev --duration 60s`,
+  dfe2e load --emit-job --namespace database --instance test-cache --image dfe2e:dev --duration 60s
+  dfe2e load --port-forward database/test-cache:6379 --kubeconfig kc --duration 30s
+  dfe2e load --job --namespace database --instance test-cache --kind-cluster dfe2e --kubeconfig kc --requests 100000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runLoad(cmd, f) },
 	}
@@ -101,7 +110,7 @@ failure), 130 interrupted (partial results written, marked "partial").`,
 	fl.Float64Var(&f.rate, "rate", 0, "open loop: target requests/s over all connections")
 	fl.Int64Var(&f.seed, "seed", 1, "seed of the key choice")
 	fl.StringVar(&f.out, "out", "", "output directory (default artifacts/load-<UTC time>)")
-	fl.StringVar(&f.stdout, "stdout", "table", "what to print on stdout at the end: table | json | none")
+	fl.StringVar(&f.stdout, "stdout", "table", "what to print on stdout at the end: table | json | none | bundle (all files as marked log lines, for the Job)")
 	fl.BoolVar(&f.emitJob, "emit-job", false, "print the in-cluster load Job manifest (JSON) and exit")
 	fl.StringVar(&f.namespace, "namespace", "", "--emit-job: the Dragonfly instance's namespace")
 	fl.StringVar(&f.instance, "instance", "", "--emit-job: the Dragonfly instance's name")
@@ -110,6 +119,7 @@ failure), 130 interrupted (partial results written, marked "partial").`,
 	fl.StringVar(&f.passKey, "password-key", "", "--emit-job: key in --password-secret")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run (for optimising the loader)")
 	_ = fl.MarkHidden("cpuprofile")
+	addClusterLoadFlags(cmd, &f.cluster)
 	return cmd
 }
 
@@ -163,9 +173,15 @@ func runLoad(cmd *cobra.Command, f loadFlags) error {
 		return badInput(err)
 	}
 	switch f.stdout {
-	case "table", "json", "none":
+	case "table", "json", "none", "bundle":
 	default:
-		return badInput(fmt.Errorf("--stdout %q is unknown: use table, json or none", f.stdout))
+		return badInput(fmt.Errorf("--stdout %q is unknown: use table, json, none or bundle", f.stdout))
+	}
+	if err := checkClusterLoadFlags(cmd, f); err != nil {
+		return badInput(err)
+	}
+	if f.cluster.job {
+		return runLoadJob(cmd, f, w)
 	}
 	if f.emitJob {
 		return emitJob(cmd.OutOrStdout(), f, w)
@@ -187,6 +203,16 @@ func runLoad(cmd *cobra.Command, f loadFlags) error {
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	var targetLabel string
+	if f.cluster.portForward != "" {
+		closeFwd, addr, label, err := openLoadForward(ctx, f)
+		if err != nil {
+			return err
+		}
+		defer closeFwd()
+		target.Addr, targetLabel = addr, label
+		fmt.Fprintln(cmd.ErrOrStderr(), "dfe2e:", label)
+	}
 	var opts loadgen.Options
 	stderr := cmd.ErrOrStderr()
 	if isTerminal(stderr) {
@@ -220,6 +246,9 @@ func runLoad(cmd *cobra.Command, f loadFlags) error {
 		}
 		return failed(err)
 	}
+	if targetLabel != "" {
+		m.Result.Target = targetLabel
+	}
 	files, werr := m.WriteFiles(out)
 	switch f.stdout {
 	case "table":
@@ -227,9 +256,17 @@ func runLoad(cmd *cobra.Command, f loadFlags) error {
 	case "json":
 		_ = m.WriteJSON(cmd.OutOrStdout())
 		_ = m.WriteTable(stderr)
+	case "bundle":
+		_ = m.WriteTable(stderr)
 	}
 	if werr != nil {
 		return failed(fmt.Errorf("writing results: %w", werr))
+	}
+	if f.stdout == "bundle" {
+		// The in-cluster Job: the harness reads the files from the pod log.
+		if err := loadgen.WriteBundle(cmd.OutOrStdout(), out); err != nil {
+			return failed(fmt.Errorf("writing the result bundle: %w", err))
+		}
 	}
 	fmt.Fprintf(stderr, "wrote %d files to %s\n", len(files), out)
 	if m.Result.Partial {

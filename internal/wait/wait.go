@@ -76,6 +76,10 @@ const (
 	// for any in-flight reconcile, which can hold for a Kustomization's 5m
 	// health-check timeout when its workload cannot start.
 	FluxRestored Name = "FluxRestored"
+	// LoadJobFinished bounds an in-cluster load Job beyond its workload's own
+	// length (warmup + duration; the whole bound for a request-count run):
+	// scheduling, image start, prefill, dialling and the result upload.
+	LoadJobFinished Name = "LoadJobFinished"
 )
 
 // Defaults holds the timeout for each name on an unloaded 2-core machine.
@@ -102,6 +106,7 @@ var Defaults = map[Name]time.Duration{
 	PeriodicSnapshot:    150 * time.Second,
 	SourceReady:         2 * time.Minute,
 	FluxRestored:        7 * time.Minute,
+	LoadJobFinished:     5 * time.Minute,
 }
 
 // EnvVar overrides timeouts: a JSON object of name → duration string.

@@ -1,0 +1,172 @@
+//go:build kind
+
+package main
+
+// Real cluster test of the load command's cluster targets:
+//   DFE2E_NODE_IMAGE=$(docker images --format '{{.Repository}}:{{.Tag}}' dfe2e.local/kind-node | head -1) \
+//     go test -tags kind -run TestLoadClusterTargets -v ./cmd/dfe2e/
+// It creates (and deletes) its own kind cluster "dfe2e-load".
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/instance"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/loadtarget"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/standin"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
+	"github.com/dragonfly-e2e/dragonfly-e2e/kindconfig"
+	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
+)
+
+const loadKindCluster = "dfe2e-load"
+
+func readResult(t *testing.T, dir string) loadgen.Result {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, loadgen.FileResult))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r loadgen.Result
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{loadgen.FileHgrm, loadgen.FileHlog, loadgen.FileSummary} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s missing or empty in %s: %v", f, dir, err)
+		}
+	}
+	return r
+}
+
+func TestLoadClusterTargets(t *testing.T) {
+	img := os.Getenv("DFE2E_NODE_IMAGE")
+	if img == "" {
+		t.Skip("blocked: DFE2E_NODE_IMAGE not set — build one with `go run ./cmd/dfe2e cluster images --offline` and pass it")
+	}
+	ctx := context.Background()
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	start := time.Now()
+	c := kindconfig.New(kindconfig.Options{Name: loadKindCluster, NodeImage: img, Offline: true, Kubeconfig: kc, Logf: t.Logf})
+	if err := c.Create(ctx); err != nil {
+		c.Delete()
+		t.Fatal(err)
+	}
+	defer c.Delete()
+	t.Logf("cluster ready in %s", time.Since(start).Round(time.Second))
+
+	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	const ns = "database"
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Pods are admitted only once the namespace's default ServiceAccount exists.
+	if _, err := wait.For(ctx, "ServiceAccount "+ns+"/default", wait.ObjectPresent, func(ctx context.Context) (bool, string, error) {
+		_, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, "", nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	si, err := images.EnsureStandIn(ctx, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.LoadArchives(si.Archive); err != nil {
+		t.Fatal(err)
+	}
+	// The stand-in's master pod and the Service selecting it: an instance
+	// shaped like the operator's (Service <name>:6379 → role=master pod).
+	pod, _, svc := standin.FailoverObjects(ns, si.Ref)
+	if _, err := cs.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wait.For(ctx, "stand-in pod "+pod.Name+" to be Ready", wait.PodsReady, func(ctx context.Context) (bool, string, error) {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		return instance.PodReady(p), string(p.Status.Phase), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("port-forward", func(t *testing.T) {
+		out := t.TempDir()
+		t0 := time.Now()
+		code, _, stderr := runLoadCmd(t, ctx, "--port-forward", ns+"/"+svc.Name, "--kubeconfig", kc,
+			"--requests", "3000", "--connections", "4", "--pipeline", "4", "--ratio", "3:1", "--out", out, "--stdout", "none")
+		if code != exitOK {
+			t.Fatalf("exit %d:\n%s", code, stderr)
+		}
+		r := readResult(t, out)
+		if r.Requests != 3000 || r.Gets != 2250 || r.Sets != 750 || !strings.Contains(r.Target, "port-forward") || !strings.Contains(r.ServerInfo, "redis_version") {
+			t.Fatalf("result: %d requests (%d GET, %d SET) target %q server %q; want 3000 (2250/750) through the port-forward to redis-server",
+				r.Requests, r.Gets, r.Sets, r.Target, r.ServerInfo)
+		}
+		t.Logf("port-forward run: %.0f ops/s, p99 %.0fµs, %s in all", r.OpsPerSec, r.Latency.P99, time.Since(t0).Round(100*time.Millisecond))
+	})
+
+	jobGone := func(t *testing.T) {
+		t.Helper()
+		jobs, _ := cs.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{})
+		pods, _ := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: loadtarget.JobNameLabel})
+		if len(jobs.Items) != 0 || len(pods.Items) != 0 {
+			t.Errorf("left behind: %d Jobs, %d Job pods in %s", len(jobs.Items), len(pods.Items), ns)
+		}
+	}
+
+	t.Run("job", func(t *testing.T) {
+		out := t.TempDir()
+		t0 := time.Now()
+		code, stdout, stderr := runLoadCmd(t, ctx, "--job", "--namespace", ns, "--instance", svc.Name, "--kind-cluster", loadKindCluster,
+			"--kubeconfig", kc, "--requests", "5000", "--connections", "4", "--pipeline", "8", "--out", out)
+		if code != exitOK {
+			t.Fatalf("exit %d:\n%s", code, stderr)
+		}
+		r := readResult(t, out)
+		if r.Requests != 5000 || r.Gets != 2500 || r.Sets != 2500 || !strings.Contains(r.Target, svc.Name+"."+ns+".svc") {
+			t.Fatalf("result: %d requests (%d GET, %d SET) target %q; want 5000 (2500/2500) from the Job to %s.%s.svc", r.Requests, r.Gets, r.Sets, r.Target, svc.Name, ns)
+		}
+		if !strings.Contains(stdout, "5000 requests") {
+			t.Errorf("table on stdout:\n%s", stdout)
+		}
+		jobGone(t)
+		t.Logf("job run: %.0f ops/s, p99 %.0fµs, %s in all (image build/load included)\n%s", r.OpsPerSec, r.Latency.P99, time.Since(t0).Round(100*time.Millisecond), stderr)
+	})
+
+	t.Run("job with an image that cannot be pulled is blocked", func(t *testing.T) {
+		code, _, stderr := runLoadCmd(t, ctx, "--job", "--namespace", ns, "--instance", svc.Name, "--image", "dfe2e.local/no-such-loadgen:0",
+			"--kubeconfig", kc, "--requests", "10", "--out", t.TempDir())
+		if code != exitBlocked || !strings.Contains(stderr, "dfe2e.local/no-such-loadgen:0") {
+			t.Fatalf("exit %d; want 3 (blocked) naming the image:\n%s", code, stderr)
+		}
+		jobGone(t)
+	})
+
+	t.Run("job against a missing instance fails with the generator's message", func(t *testing.T) {
+		code, _, stderr := runLoadCmd(t, ctx, "--job", "--namespace", ns, "--instance", "no-such-instance", "--kind-cluster", loadKindCluster,
+			"--kubeconfig", kc, "--requests", "10", "--out", t.TempDir())
+		if code != exitBadInput || !strings.Contains(stderr, "no-such-instance") || !strings.Contains(stderr, "unreachable") {
+			t.Fatalf("exit %d; want 2 naming the unreachable instance:\n%s", code, stderr)
+		}
+		jobGone(t)
+	})
+}

@@ -181,6 +181,13 @@ func runLoadJob(cmd *cobra.Command, f loadFlags, w loadgen.Workload) error {
 	r := &loadtarget.Runner{Client: cs, Logf: logf}
 	log, err := r.Run(ctx, job, length)
 	if err != nil {
+		var ie *loadtarget.InterruptedError
+		if errors.As(err, &ie) {
+			if werr := writeJobResults(cmd.OutOrStdout(), stderr, f, ie.Log); werr == nil {
+				fmt.Fprintln(stderr, "dfe2e: interrupted: the results above are partial (result.json has \"partial\": true); the load Job was deleted")
+				return withCode(exitInterrupted)
+			}
+		}
 		if ctx.Err() != nil {
 			fmt.Fprintln(stderr, "dfe2e: interrupted: the load Job was deleted; no results:", err)
 			return withCode(exitInterrupted)

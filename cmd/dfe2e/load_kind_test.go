@@ -10,12 +10,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -150,6 +153,48 @@ func TestLoadClusterTargets(t *testing.T) {
 		}
 		jobGone(t)
 		t.Logf("job run: %.0f ops/s, p99 %.0fµs, %s in all (image build/load included)\n%s", r.OpsPerSec, r.Latency.P99, time.Since(t0).Round(100*time.Millisecond), stderr)
+	})
+
+	t.Run("job interrupted writes partial results", func(t *testing.T) {
+		out := t.TempDir()
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		fwd, err := instance.PortForward(ctx, cfg, cs, ns, pod.Name, 6379)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fwd.Close()
+		rc := redis.NewClient(&redis.Options{Addr: fwd.Addr, Protocol: 2})
+		defer rc.Close()
+		processed := func(ctx context.Context) int64 {
+			info, _ := rc.Info(ctx, "stats").Result()
+			for _, l := range strings.Split(info, "\n") {
+				if v, ok := strings.CutPrefix(strings.TrimSpace(l), "total_commands_processed:"); ok {
+					n, _ := strconv.ParseInt(v, 10, 64)
+					return n
+				}
+			}
+			return 0
+		}
+		base := processed(ctx)
+		go func() { // Ctrl-C once the Job has sent some 6000 requests (3 s at 2000/s)
+			_, _ = wait.For(cctx, "the load Job to send 6000 requests", wait.LoadJobFinished, func(ctx context.Context) (bool, string, error) {
+				n := processed(ctx) - base
+				return n > 6000, fmt.Sprintf("%d commands", n), nil
+			})
+			cancel()
+		}()
+		code, _, stderr := runLoadCmd(t, cctx, "--job", "--namespace", ns, "--instance", svc.Name, "--kind-cluster", loadKindCluster,
+			"--kubeconfig", kc, "--duration", "2m", "--connections", "2", "--rate", "2000", "--out", out)
+		if code != exitInterrupted {
+			t.Fatalf("exit %d; want 130:\n%s", code, stderr)
+		}
+		r := readResult(t, out)
+		if !r.Partial || r.Requests == 0 {
+			t.Fatalf("result partial=%v requests=%d; want partial results with requests", r.Partial, r.Requests)
+		}
+		jobGone(t)
+		t.Logf("interrupted job: %d requests, partial\n%s", r.Requests, stderr)
 	})
 
 	t.Run("job with an image that cannot be pulled is blocked", func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -52,8 +53,9 @@ func (e *FailedError) Error() string {
 // Runner runs one load Job and collects its log.
 type Runner struct {
 	Client kubernetes.Interface
-	// Logs reads a container's log (default: the pod log API).
-	Logs func(ctx context.Context, ns, pod, container string) ([]byte, error)
+	// Logs reads a container's log (default: the pod log API); follow
+	// streams it until the container ends.
+	Logs func(ctx context.Context, ns, pod, container string, follow bool) ([]byte, error)
 	Logf func(format string, a ...any)
 }
 
@@ -63,11 +65,52 @@ func (r *Runner) logf(format string, a ...any) {
 	}
 }
 
-func (r *Runner) logs(ctx context.Context, ns, pod, container string) ([]byte, error) {
+func (r *Runner) logs(ctx context.Context, ns, pod, container string, follow bool) ([]byte, error) {
 	if r.Logs != nil {
-		return r.Logs(ctx, ns, pod, container)
+		return r.Logs(ctx, ns, pod, container, follow)
 	}
-	return r.Client.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Container: container}).DoRaw(ctx)
+	s, err := r.Client.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Container: container, Follow: follow}).Stream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return io.ReadAll(s)
+}
+
+// InterruptedError is a Job stopped by the caller (Ctrl-C) while it ran.
+// Log holds what the pod wrote until it ended: the generator answers
+// SIGTERM with its partial results.
+type InterruptedError struct {
+	Err error
+	Log []byte
+}
+
+func (e *InterruptedError) Error() string { return "load Job interrupted: " + e.Err.Error() }
+func (e *InterruptedError) Unwrap() error { return e.Err }
+
+// stopAndCollect ends a running pod the way Ctrl-C ends a local run — a
+// graceful delete sends SIGTERM — and follows its log until the container
+// ends (bounded by ObjectDeleted), so the partial results are not lost.
+func (r *Runner) stopAndCollect(ctx context.Context, ns, pod, container string) []byte {
+	ctx, cancel := context.WithTimeout(ctx, wait.Timeout(wait.ObjectDeleted))
+	defer cancel()
+	type res struct {
+		b   []byte
+		err error
+	}
+	got := make(chan res, 1)
+	go func() {
+		b, err := r.logs(ctx, ns, pod, container, true)
+		got <- res{b, err}
+	}()
+	if err := r.Client.CoreV1().Pods(ns).Delete(ctx, pod, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		r.logf("stopping load pod %s/%s: %v", ns, pod, err)
+	}
+	x := <-got
+	if x.err != nil {
+		r.logf("reading the log of the interrupted load pod %s/%s: %v", ns, pod, x.err)
+	}
+	return x.b
 }
 
 // JobFromManifest decodes loadgen.JobManifest's JSON.
@@ -161,9 +204,13 @@ func (r *Runner) Run(ctx context.Context, job *batchv1.Job, length time.Duration
 		return false, state, nil
 	})
 	if err != nil {
+		if ctx.Err() != nil && pod.Status.Phase == corev1.PodRunning {
+			r.logf("interrupted: stopping load pod %s/%s and collecting what it measured", ns, pod.Name)
+			return nil, &InterruptedError{Err: err, Log: r.stopAndCollect(context.WithoutCancel(ctx), ns, pod.Name, container)}
+		}
 		return nil, err
 	}
-	log, lerr := r.logs(ctx, ns, pod.Name, container)
+	log, lerr := r.logs(ctx, ns, pod.Name, container, false)
 	code, reason := exitOf(pod, container)
 	if code == 0 && pod.Status.Phase == corev1.PodSucceeded {
 		if lerr != nil {

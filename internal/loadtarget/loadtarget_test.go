@@ -148,7 +148,7 @@ func assertCleanedUp(t *testing.T, cs *fake.Clientset, job *batchv1.Job) {
 
 func TestRunReturnsTheLogOfASucceededJobAndDeletesIt(t *testing.T) {
 	cs, job := jobCluster(t, terminated(0))
-	r := &Runner{Client: cs, Logs: func(_ context.Context, ns, pod, c string) ([]byte, error) {
+	r := &Runner{Client: cs, Logs: func(_ context.Context, ns, pod, c string, _ bool) ([]byte, error) {
 		if ns != "database" || pod != job.Name+"-x1" || c != "loadgen" {
 			t.Errorf("log of %s/%s/%s", ns, pod, c)
 		}
@@ -163,7 +163,7 @@ func TestRunReturnsTheLogOfASucceededJobAndDeletesIt(t *testing.T) {
 
 func TestRunReportsAFailedJobWithExitCodeAndLog(t *testing.T) {
 	cs, job := jobCluster(t, terminated(2))
-	r := &Runner{Client: cs, Logs: func(context.Context, string, string, string) ([]byte, error) {
+	r := &Runner{Client: cs, Logs: func(context.Context, string, string, string, bool) ([]byte, error) {
 		return []byte("dfe2e: cache.database.svc:6379: unreachable: dial tcp: lookup cache.database.svc: no such host\n"), nil
 	}}
 	_, err := r.Run(context.Background(), job, time.Second)
@@ -203,9 +203,15 @@ func TestRunDeletesTheJobWhenInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	time.AfterFunc(500*time.Millisecond, cancel) // as Ctrl-C would
-	_, err := (&Runner{Client: cs}).Run(ctx, job, time.Minute)
-	if err == nil || !errors.Is(err, context.Canceled) {
-		t.Fatalf("%v; want the cancellation", err)
+	followed := false
+	r := &Runner{Client: cs, Logs: func(_ context.Context, _, _, _ string, follow bool) ([]byte, error) {
+		followed = follow
+		return []byte("partial bundle"), nil
+	}}
+	_, err := r.Run(ctx, job, time.Minute)
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || !errors.Is(err, context.Canceled) || string(ie.Log) != "partial bundle" || !followed {
+		t.Fatalf("%v (followed %v); want the cancellation carrying the followed log", err, followed)
 	}
 	assertCleanedUp(t, cs, job)
 }

@@ -1,0 +1,82 @@
+package images
+
+import (
+	"archive/tar"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The loadgen image holds one static binary, runs as nobody, and is tagged
+// by the binary's hash; a dynamically linked binary is refused (the image
+// has no libc).
+func TestLoadgenImageIsOneStaticBinaryRunAsNobody(t *testing.T) {
+	t.Setenv("DFE2E_CACHE", t.TempDir())
+	if _, err := EnsureLoadgen("/bin/ls", t.Logf); err == nil || !strings.Contains(err.Error(), "CGO_ENABLED=0") {
+		t.Fatalf("dynamic /bin/ls accepted or error unclear: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "tool")
+	src := filepath.Join(t.TempDir(), "main.go")
+	os.WriteFile(src, []byte("package main\nfunc main() {}\n"), 0o644)
+	cmd := exec.Command("go", "build", "-o", bin, src)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=", "GO111MODULE=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	img, err := EnsureLoadgen(bin, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, _ := fileSHA256(bin)
+	if img.Ref != LoadgenRepo+":"+sum[:16] {
+		t.Errorf("ref %s; want the binary's hash as tag", img.Ref)
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("tar", "-xf", img.Archive, "-C", dir).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	var m []struct {
+		Config string
+		Layers []string
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err := json.Unmarshal(raw, &m); err != nil || len(m) != 1 || len(m[0].Layers) != 1 {
+		t.Fatalf("manifest %s: %v", raw, err)
+	}
+	var cfg struct {
+		Config struct {
+			User       string
+			Entrypoint []string
+		}
+	}
+	raw, _ = os.ReadFile(filepath.Join(dir, m[0].Config))
+	json.Unmarshal(raw, &cfg)
+	if cfg.Config.User != "65534:65534" || strings.Join(cfg.Config.Entrypoint, " ") != "/usr/local/bin/dfe2e" {
+		t.Errorf("config user %q entrypoint %v; want 65534:65534 and /usr/local/bin/dfe2e", cfg.Config.User, cfg.Config.Entrypoint)
+	}
+	f, _ := os.Open(filepath.Join(dir, m[0].Layers[0]))
+	defer f.Close()
+	var names []string
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, h.Name)
+	}
+	if got := strings.Join(names, " "); got != "tmp/ usr/ usr/local/ usr/local/bin/ usr/local/bin/dfe2e tmp/.keep" {
+		t.Errorf("layer holds %s; want only the binary and /tmp", got)
+	}
+	again, err := EnsureLoadgen(bin, t.Logf)
+	if err != nil || *again != *img {
+		t.Errorf("second call: %+v %v; want the cached image", again, err)
+	}
+}

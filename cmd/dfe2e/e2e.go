@@ -38,6 +38,7 @@ type e2eFlags struct {
 	archives      []string
 	loadImages    []string
 	stopEngine    bool
+	blockedOK     bool
 	flux          fluxFlags
 	// snapshotTarget selects the snapshot-restore suite's target(s).
 	snapshotTarget string
@@ -87,6 +88,7 @@ point removes the cluster's containers (or prints the one command that does).`,
 	fl.BoolVar(&f.stopEngine, "stop-engine", false, "stop the Docker engine at the end if this run started it (CI: leave the machine as found)")
 	fl.StringArrayVar(&f.loadImages, "load-image", nil, "image from the local Docker engine to load into the node; repeatable")
 	fl.StringVar(&f.snapshotTarget, "snapshot-target", envOr("DFE2E_SNAPSHOT_TARGET", "dragonfly,redis-standin"), "snapshot-restore suite target(s), comma-separated: dragonfly (CRD-managed; blocked where its images cannot be had), redis-standin (redis-server, unmanaged — not Dragonfly: proves the suite's machinery on real storage) (env DFE2E_SNAPSHOT_TARGET)")
+	fl.BoolVar(&f.blockedOK, "blocked-ok", false, "exit 0 instead of 3 when nothing failed but some specs are blocked (they stay listed as blocked); for CI on machines that cannot have the operator images — make can only pass exit codes 0 and 2 on")
 	registerFluxFlags(fl, &f.flux)
 	root.AddCommand(cmd)
 }
@@ -313,15 +315,27 @@ func runE2E(parent context.Context, f *e2eFlags) (retErr error) {
 		failedRun = true
 		var blocked *blockedErr
 		if errors.As(suitesErr, &blocked) {
-			return withCode(exitBlocked)
+			return blockedExit(f)
 		}
 		return failed(suitesErr)
 	}
 	if code := sum.ExitCode(); code != exitOK {
 		failedRun = true
+		if code == exitBlocked {
+			return blockedExit(f)
+		}
 		return withCode(code)
 	}
 	return nil
+}
+
+// blockedExit ends a run in which nothing failed but something was blocked.
+func blockedExit(f *e2eFlags) error {
+	if f.blockedOK {
+		progress("0 failed; blocked specs are listed above (never counted as passed); exit 0 because of --blocked-ok")
+		return nil
+	}
+	return withCode(exitBlocked)
 }
 
 func fileExists(p string) bool {

@@ -57,6 +57,7 @@ func (s JobSpec) Args() []string {
 		"--keyspace", strconv.FormatInt(w.Keyspace, 10), "--key-dist", w.KeyDist,
 		"--value-size", strconv.Itoa(w.ValueSize), "--seed", strconv.FormatInt(w.Seed, 10),
 		"--warmup", w.Warmup.String(), "--out", "/tmp/dfe2e-load", "--stdout", "bundle",
+		"--target-label", fmt.Sprintf("Job %s/%s → %s.%s.svc:6379", s.Namespace, JobName(s.Instance), s.Instance, s.Namespace),
 	}
 	if w.TTL > 0 {
 		args = append(args, "--ttl", w.TTL.String())

@@ -44,6 +44,7 @@ type loadFlags struct {
 	image                   string
 	passwordSecret, passKey string
 	cluster                 clusterLoadFlags
+	targetLabel             string
 }
 
 func init() { root.AddCommand(newLoadCmd()) }
@@ -120,6 +121,8 @@ failure), 130 interrupted (partial results written, marked "partial").`,
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run (for optimising the loader)")
 	_ = fl.MarkHidden("cpuprofile")
 	addClusterLoadFlags(cmd, &f.cluster)
+	fl.StringVar(&f.targetLabel, "target-label", "", "what result.json names as the target (the Job sets it)")
+	_ = fl.MarkHidden("target-label")
 	return cmd
 }
 
@@ -203,7 +206,7 @@ func runLoad(cmd *cobra.Command, f loadFlags) error {
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var targetLabel string
+	targetLabel := f.targetLabel
 	if f.cluster.portForward != "" {
 		closeFwd, addr, label, err := openLoadForward(ctx, f)
 		if err != nil {

@@ -4,7 +4,7 @@ package main
 
 // Real cluster test of the load command's cluster targets:
 //   DFE2E_NODE_IMAGE=$(docker images --format '{{.Repository}}:{{.Tag}}' dfe2e.local/kind-node | head -1) \
-//     go test -tags kind -run TestLoadClusterTargets -v ./cmd/dfe2e/
+//     go test -tags kind -run 'TestLoadClusterTargets$' -v ./cmd/dfe2e/
 // It creates (and deletes) its own kind cluster "dfe2e-load".
 
 import (
@@ -78,6 +78,17 @@ func TestLoadClusterTargets(t *testing.T) {
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// The Job dials the Service by name: CoreDNS must answer first (on a
+	// fresh cluster it starts after the node is Ready).
+	if _, err := wait.For(ctx, "Deployment kube-system/coredns to be Available", wait.DeploymentAvailable, func(ctx context.Context) (bool, string, error) {
+		d, err := cs.AppsV1().Deployments("kube-system").Get(ctx, "coredns", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		return d.Status.AvailableReplicas > 0 && d.Status.AvailableReplicas == d.Status.Replicas, fmt.Sprintf("%d/%d available", d.Status.AvailableReplicas, d.Status.Replicas), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	// Pods are admitted only once the namespace's default ServiceAccount exists.
 	if _, err := wait.For(ctx, "ServiceAccount "+ns+"/default", wait.ObjectPresent, func(ctx context.Context) (bool, string, error) {
 		_, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
@@ -145,7 +156,7 @@ func TestLoadClusterTargets(t *testing.T) {
 			t.Fatalf("exit %d:\n%s", code, stderr)
 		}
 		r := readResult(t, out)
-		if r.Requests != 5000 || r.Gets != 2500 || r.Sets != 2500 || !strings.Contains(r.Target, svc.Name+"."+ns+".svc") {
+		if r.Requests != 5000 || r.Gets != 2500 || r.Sets != 2500 || !strings.Contains(r.Target, "Job "+ns+"/dfe2e-load-"+svc.Name+" → "+svc.Name+"."+ns+".svc:6379") {
 			t.Fatalf("result: %d requests (%d GET, %d SET) target %q; want 5000 (2500/2500) from the Job to %s.%s.svc", r.Requests, r.Gets, r.Sets, r.Target, svc.Name, ns)
 		}
 		if !strings.Contains(stdout, "5000 requests") {

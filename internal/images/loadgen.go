@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -108,7 +109,28 @@ func EnsureLoadgen(binary string, logf Logf) (*LoadgenImage, error) {
 		return nil, fmt.Errorf("writing the loadgen image %s: %w", img.Ref, err)
 	}
 	logf("built loadgen image %s at %s", img.Ref, img.Archive)
+	pruneLoadgenArchives(filepath.Dir(img.Archive), 3)
 	return img, nil
+}
+
+// pruneLoadgenArchives keeps the newest keep archives: every rebuilt binary
+// makes a new one (≈65 MB).
+func pruneLoadgenArchives(dir string, keep int) {
+	paths, _ := filepath.Glob(filepath.Join(dir, loadgenRecipe+"-*.tar"))
+	type aged struct {
+		path string
+		mod  time.Time
+	}
+	var all []aged
+	for _, p := range paths {
+		if st, err := os.Stat(p); err == nil {
+			all = append(all, aged{p, st.ModTime()})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].mod.After(all[j].mod) })
+	for i := keep; i < len(all); i++ {
+		_ = os.Remove(all[i].path)
+	}
 }
 
 // ModuleRoot is the directory of the go.mod governing dir ("" when none).

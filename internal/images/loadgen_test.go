@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The loadgen image holds one static binary, runs as nobody, and is tagged
@@ -74,6 +75,21 @@ func TestLoadgenImageIsOneStaticBinaryRunAsNobody(t *testing.T) {
 	}
 	if got := strings.Join(names, " "); got != "tmp/ usr/ usr/local/ usr/local/bin/ usr/local/bin/dfe2e tmp/.keep" {
 		t.Errorf("layer holds %s; want only the binary and /tmp", got)
+	}
+	// Older archives beyond the newest three are pruned.
+	for i, name := range []string{"a", "b", "c"} {
+		old := filepath.Join(filepath.Dir(img.Archive), loadgenRecipe+"-"+name+".tar")
+		os.WriteFile(old, nil, 0o644)
+		past := time.Now().Add(-time.Duration(i+1) * time.Hour)
+		os.Chtimes(old, past, past)
+	}
+	pruneLoadgenArchives(filepath.Dir(img.Archive), 3)
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(img.Archive), loadgenRecipe+"-*.tar"))
+	if len(left) != 3 {
+		t.Errorf("after pruning: %v; want the newest three", left)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(img.Archive), loadgenRecipe+"-c.tar")); err == nil {
+		t.Error("the oldest archive survived pruning")
 	}
 	again, err := EnsureLoadgen(bin, t.Logf)
 	if err != nil || *again != *img {

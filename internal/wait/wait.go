@@ -71,6 +71,9 @@ const (
 	// Dragonfly snapshot cron of every minute, redis-server's save policy).
 	PeriodicSnapshot Name = "PeriodicSnapshot"
 	// SourceReady bounds a Flux source (GitRepository) fetching a requested revision.
+	// 5 m: after the data tier restarts the kind node, source-controller was
+	// seen getting 404s through the git server's Service for up to 3 m while
+	// the server itself was up (cause not found; see the closing note).
 	SourceReady Name = "SourceReady"
 	// FluxRestored bounds Flux acting on a drift or a removal: the request waits
 	// for any in-flight reconcile, which can hold for a Kustomization's 5m
@@ -104,7 +107,7 @@ var Defaults = map[Name]time.Duration{
 	FailoverRecovered:   60 * time.Second,
 	ImagePullVerdict:    2 * time.Minute,
 	PeriodicSnapshot:    150 * time.Second,
-	SourceReady:         2 * time.Minute,
+	SourceReady:         5 * time.Minute,
 	FluxRestored:        7 * time.Minute,
 	LoadJobFinished:     5 * time.Minute,
 }

@@ -30,6 +30,26 @@ type serviceForwards struct {
 	fwd     map[string]*instance.Forward
 }
 
+// writeThroughService starts the failover writer on ns/svc, following the
+// Service as a client would, and waits for n acknowledged writes. stop ends
+// the writer and waits for it (before an RPO count); it also runs, then the
+// port-forwards close, when the spec ends.
+func writeThroughService(ctx context.Context, ns, svc string, n int) (sf *serviceForwards, log *failover.Log, stop func()) {
+	sf = &serviceForwards{ns: ns, svc: svc, fwd: map[string]*instance.Forward{}}
+	DeferCleanup(sf.close)
+	wctx, stopWriter := context.WithCancel(ctx)
+	log, done := (&failover.Writer{Resolve: sf.resolve}).Start(wctx)
+	stop = func() { stopWriter(); <-done }
+	DeferCleanup(stop)
+	_, err := wait.For(ctx, fmt.Sprintf("the writer to log %d acknowledged writes through Service %s/%s", n, ns, svc), wait.ServerReachable,
+		func(context.Context) (bool, string, error) {
+			got := len(log.Acked())
+			return got >= n, fmt.Sprintf("%d acked", got), nil
+		})
+	Expect(err).NotTo(HaveOccurred())
+	return sf, log, stop
+}
+
 func (s *serviceForwards) pod(ctx context.Context) (string, error) {
 	pods, err := instance.ServiceTargets(ctx, k8s, s.ns, s.svc)
 	if err != nil {
@@ -105,17 +125,7 @@ var _ = Describe("Failover", Label(LabelFailover, labelDataDisruptive), func() {
 		f.Close()
 
 		By("writing through the Service and killing the master")
-		sf := &serviceForwards{ns: instances.Namespace, svc: instances.Replicated, fwd: map[string]*instance.Forward{}}
-		DeferCleanup(sf.close)
-		wctx, stopWriter := context.WithCancel(ctx)
-		log, done := (&failover.Writer{Resolve: sf.resolve}).Start(wctx)
-		DeferCleanup(func() { stopWriter(); <-done })
-		_, err = wait.For(ctx, "the writer to log 200 acknowledged writes through the Service", wait.ServerReachable,
-			func(context.Context) (bool, string, error) {
-				n := len(log.Acked())
-				return n >= 200, fmt.Sprintf("%d acked", n), nil
-			})
-		Expect(err).NotTo(HaveOccurred())
+		sf, log, stopWriter := writeThroughService(ctx, instances.Namespace, instances.Replicated, 200)
 		zero := int64(0)
 		Expect(k8s.Delete(ctx, old, &client.DeleteOptions{GracePeriodSeconds: &zero})).To(Succeed())
 		killedAt := time.Now()
@@ -146,7 +156,6 @@ var _ = Describe("Failover", Label(LabelFailover, labelDataDisruptive), func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(failover.WaitServiceFollows(ctx, sf.pod, nm.Name)).To(Succeed())
 		stopWriter()
-		<-done
 
 		By("counting acknowledged writes missing on the new master (RPO) and verifying the dataset")
 		nf, err := instance.PortForward(ctx, restConfig(), clientset, nm.Namespace, nm.Name, 6379)

@@ -123,24 +123,13 @@ var _ = Describe("Failover machinery on a stand-in [stand-in: "+standin.Descript
 		})
 		Expect(err).NotTo(HaveOccurred())
 
-		sf := &serviceForwards{ns: instances.Namespace, svc: standin.FailoverService, fwd: map[string]*instance.Forward{}}
-		DeferCleanup(sf.close)
-		wctx, stopWriter := context.WithCancel(ctx)
-		log, done := (&failover.Writer{Resolve: sf.resolve}).Start(wctx)
-		DeferCleanup(func() { stopWriter(); <-done })
-		_, err = wait.For(ctx, "the writer to log 200 acknowledged writes through the Service", wait.ServerReachable,
-			func(context.Context) (bool, string, error) {
-				n := len(log.Acked())
-				return n >= 200, fmt.Sprintf("%d acked", n), nil
-			})
-		Expect(err).NotTo(HaveOccurred())
+		sf, log, stopWriter := writeThroughService(ctx, instances.Namespace, standin.FailoverService, 200)
 
 		killedAt := killAndPromote(ctx, p, bc, true)
 		rto, err := failover.MeasureRTO(ctx, log, killedAt, sf.addrOf(standin.FailoverA))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(failover.WaitServiceFollows(ctx, sf.pod, standin.FailoverB)).To(Succeed())
 		stopWriter()
-		<-done
 
 		rpo, err := failover.CountRPO(ctx, bc, log)
 		Expect(err).NotTo(HaveOccurred())
@@ -176,20 +165,13 @@ var _ = Describe("Failover machinery on a stand-in [stand-in: "+standin.Descript
 		}
 		AddReportEntry(reports.StandInEntry, standin.Description)
 		bc := forwardClient(ctx, p.b)
-		sf := &serviceForwards{ns: instances.Namespace, svc: standin.FailoverService, fwd: map[string]*instance.Forward{}}
-		DeferCleanup(sf.close)
-		wctx, stopWriter := context.WithCancel(ctx)
-		log, done := (&failover.Writer{Resolve: sf.resolve}).Start(wctx)
-		DeferCleanup(func() { stopWriter(); <-done })
-		_, err := wait.For(ctx, "the writer to log 50 acknowledged writes through the Service", wait.ServerReachable,
-			func(context.Context) (bool, string, error) { return len(log.Acked()) >= 50, "", nil })
-		Expect(err).NotTo(HaveOccurred())
+		sf, log, _ := writeThroughService(ctx, instances.Namespace, standin.FailoverService, 50)
 
 		killedAt := killAndPromote(ctx, p, bc, false)
 		// Both checks run at once, each bounded by FailoverRecovered.
 		follows := make(chan error, 1)
 		go func() { follows <- failover.WaitServiceFollows(ctx, sf.pod, standin.FailoverB) }()
-		_, err = failover.MeasureRTO(ctx, log, killedAt, sf.addrOf(standin.FailoverA))
+		_, err := failover.MeasureRTO(ctx, log, killedAt, sf.addrOf(standin.FailoverA))
 		var re *failover.RecoveryError
 		Expect(errors.As(err, &re)).To(BeTrue(), "RTO measured although the Service selects only the dead master: %v", err)
 		err = <-follows

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/verdict"
 )
 
 // Inputs lists what a report is built from (the flags of dfe2e report build).
@@ -31,7 +34,7 @@ func Build(in Inputs) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.Suites = append(r.Suites, suites...)
+		r.Suites = mergeSuites(r.Suites, suites)
 		for _, m := range metrics {
 			if err := r.AddMetric(m); err != nil {
 				return nil, fmt.Errorf("%s: %v", g, err)
@@ -61,6 +64,37 @@ func Build(in Inputs) (*Report, error) {
 	}
 	r.Finalize()
 	return r, nil
+}
+
+// mergeSuites adds suites to have. A suite run more than once (one tier per
+// label filter) is one suite in the report: each spec is listed once, with the
+// verdict of the run that selected it; a spec no run selected stays "not
+// selected". Were two runs to select the same spec, the worse verdict is kept.
+func mergeSuites(have, add []Suite) []Suite {
+	for _, s := range add {
+		i := slices.IndexFunc(have, func(h Suite) bool { return h.Name == s.Name && h.Path == s.Path })
+		if i < 0 {
+			have = append(have, s)
+			continue
+		}
+		h := &have[i]
+		h.Duration += s.Duration
+		h.Succeeded = h.Succeeded && s.Succeeded
+		h.FailureReasons = append(h.FailureReasons, s.FailureReasons...)
+		for _, sp := range s.Specs {
+			j := slices.IndexFunc(h.Specs, func(o Spec) bool { return o.Location == sp.Location && o.FullName() == sp.FullName() })
+			switch {
+			case j < 0:
+				h.Specs = append(h.Specs, sp)
+			case sp.NotSelected:
+			case h.Specs[j].NotSelected:
+				h.Specs[j] = sp
+			case verdict.Worst(h.Specs[j].Verdict.Status, sp.Verdict.Status) != h.Specs[j].Verdict.Status:
+				h.Specs[j] = sp
+			}
+		}
+	}
+	return have
 }
 
 func readMetricsFile(path string) ([]Metric, error) {

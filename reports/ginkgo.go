@@ -21,6 +21,9 @@ const (
 	MetricEntry = "dfe2e.metric"
 )
 
+// NotSelectedReason is the reason of a spec a suite run left out.
+const NotSelectedReason = "not selected (label filter or focus) or skipped without a message"
+
 // ReadGinkgo reads a JSON report written by -ginkgo.json-report (a list of
 // suite reports) and returns the suites and the metrics their specs reported.
 func ReadGinkgo(path string) ([]Suite, []Metric, error) {
@@ -124,7 +127,8 @@ func specFromGinkgo(sr types.SpecReport) Spec {
 		st, reason, remedy := verdict.ParseSkipMessage(msg)
 		if reason == "" {
 			// Ginkgo records specs left out by --label-filter/--focus as skips without a message.
-			reason = "not selected (label filter or focus) or skipped without a message"
+			reason = NotSelectedReason
+			sp.NotSelected = true
 		}
 		sp.Verdict.Status, sp.Verdict.Reason, sp.Verdict.Remedy = st, reason, remedy
 	case sr.State == types.SpecStatePending:

@@ -26,7 +26,7 @@ th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f6f6f6} td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .pill{display:inline-block;border-radius:10px;padding:1px 8px;font-size:12px;font-weight:600;white-space:nowrap}
 .s-passed{background:#dff3e0;color:#14591b}.s-failed{background:#fde2e2;color:#8a1010}
-.s-blocked{background:#fff0cc;color:#7a4d00}.s-skipped{background:#eee;color:#555}
+.s-blocked{background:#fff0cc;color:#7a4d00}.s-stand-in{background:#e6e6fa;color:#3b2d7a}.s-skipped{background:#eee;color:#555}
 .warn{border-left:4px solid #e0a000;background:#fffaf0;padding:8px 12px;margin:8px 0}
 .charts{display:flex;flex-wrap:wrap;gap:10px}
 .chart{border:1px solid #eee;background:#fff}
@@ -41,10 +41,7 @@ func (r *Report) HTML() string {
 	e := html.EscapeString
 	p("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>dragonfly-e2e run report</title><style>%s</style></head><body>\n", pageCSS)
 	p("<h1>dragonfly-e2e run report</h1>\n")
-	class := map[int]string{0: "b-passed", 1: "b-failed", 3: "b-blocked"}[r.Summary.ExitCode()]
-	if r.Summary.Passed == 0 && r.Summary.ExitCode() == 0 {
-		class = "b-none"
-	}
+	class := map[verdict.Status]string{verdict.Passed: "b-passed", verdict.Failed: "b-failed", verdict.Blocked: "b-blocked", verdict.Skipped: "b-none"}[r.Outcome]
 	p("<div class=\"banner %s\">%s<br><span class=\"muted\">%s · generated %s</span></div>\n", class, e(r.Headline()), e(r.Summary.Line()), r.Generated.UTC().Format(time.RFC3339))
 
 	p("<h2>Environment</h2>\n<table>")
@@ -52,6 +49,13 @@ func (r *Report) HTML() string {
 		p("<tr><th>%s</th><td>%s</td></tr>", e(row[0]), e(row[1]))
 	}
 	p("</table>\n")
+	if len(r.Steps) > 0 {
+		p("<h2>Run steps</h2>\n<table><tr><th>Verdict</th><th>Step</th><th>Seconds</th><th>Detail</th></tr>")
+		for _, st := range r.Steps {
+			p("<tr><td><span class=\"pill s-%s\">%s</span></td><td>%s</td><td class=\"num\">%.1f</td><td>%s</td></tr>", st.Status, st.Status, e(st.Name), st.Seconds, e(orDash(st.Detail)))
+		}
+		p("</table>\n")
+	}
 	if len(r.Environment.StandIns) > 0 {
 		p("<div class=\"warn\"><b>Stand-ins used.</b> These results were measured against stand-ins, not the real thing:<ul>")
 		for _, s := range r.Environment.StandIns {
@@ -70,7 +74,7 @@ func (r *Report) HTML() string {
 	for _, s := range r.Suites {
 		var sum verdict.Summary
 		for _, sp := range s.Specs {
-			sum.Add(sp.Verdict.Status)
+			sum.AddVerdict(sp.Verdict)
 		}
 		p("<h2>Suite: %s</h2>\n<p class=\"muted\">%s · %s</p>\n", e(s.Name), e(sum.Line()), s.Duration.Round(time.Millisecond))
 		if len(s.FailureReasons) > 0 {
@@ -78,7 +82,7 @@ func (r *Report) HTML() string {
 		}
 		p("<table><tr><th>Verdict</th><th>Spec</th><th>Labels</th><th>Duration</th><th>Reason</th></tr>")
 		for _, sp := range s.Specs {
-			st := string(sp.Verdict.Status)
+			st := shownStatus(sp.Verdict)
 			reason := e(sp.Verdict.Reason)
 			if sp.Verdict.Remedy != "" {
 				reason += "<br><b>Remedy:</b> " + e(sp.Verdict.Remedy)

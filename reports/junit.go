@@ -22,6 +22,7 @@ type junitSuites struct {
 	Errors   int          `xml:"errors,attr"`
 	Skipped  int          `xml:"skipped,attr"`
 	Blocked  int          `xml:"blocked,attr"`
+	StandIn  int          `xml:"standIn,attr"`
 	Time     string       `xml:"time,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
@@ -80,7 +81,7 @@ func (r *Report) JUnit() ([]byte, error) {
 		total += s.Duration.Seconds()
 		var sum verdict.Summary
 		for _, sp := range s.Specs {
-			sum.Add(sp.Verdict.Status)
+			sum.AddVerdict(sp.Verdict)
 			c := junitCase{Name: sp.FullName(), Classname: s.Name, Status: string(sp.Verdict.Status), Time: secs(sp.Duration)}
 			switch sp.Verdict.Status {
 			case verdict.Failed:
@@ -92,14 +93,20 @@ func (r *Report) JUnit() ([]byte, error) {
 			}
 			if sp.Verdict.StandIn != "" {
 				c.SystemOut = "stand-in used: " + sp.Verdict.StandIn
+				if sp.Verdict.Status == verdict.Passed {
+					// A dashboard counts a case without <skipped> as passed.
+					c.Status = "stand-in"
+					c.Skipped = &junitMessage{Message: StandInPassMessage(sp.Verdict.StandIn)}
+				}
 			}
 			js.Cases = append(js.Cases, c)
 		}
 		js.Tests = len(s.Specs)
 		js.Failures = sum.Failed
-		js.Skipped = sum.Skipped + sum.Blocked
+		js.Skipped = sum.Skipped + sum.Blocked + sum.StandIn
 		js.Properties = []junitProperty{
 			{Name: "passed", Value: strconv.Itoa(sum.Passed)},
+			{Name: "passed-on-stand-in", Value: strconv.Itoa(sum.StandIn)},
 			{Name: "blocked", Value: strconv.Itoa(sum.Blocked)},
 			{Name: "skipped-not-blocked", Value: strconv.Itoa(sum.Skipped)},
 		}
@@ -110,6 +117,29 @@ func (r *Report) JUnit() ([]byte, error) {
 		out.Failures += js.Failures
 		out.Skipped += js.Skipped
 		out.Blocked += sum.Blocked
+		out.StandIn += sum.StandIn
+		out.Suites = append(out.Suites, js)
+	}
+	if len(r.Steps) > 0 {
+		// The run's own stages as one suite, so a failed image build or a
+		// suite binary that died shows as a failure in any JUnit dashboard.
+		js := junitSuite{Name: "dfe2e run steps"}
+		for _, st := range r.Steps {
+			c := junitCase{Name: st.Name, Classname: js.Name, Status: string(st.Status), Time: strconv.FormatFloat(st.Seconds, 'f', 3, 64)}
+			switch st.Status {
+			case verdict.Failed:
+				c.Failure = &junitFailure{Message: st.Detail, Type: "step failed", Body: st.Detail}
+				js.Failures++
+			case verdict.Blocked, verdict.Skipped:
+				c.Skipped = &junitMessage{Message: string(st.Status) + ": " + st.Detail}
+				js.Skipped++
+			}
+			js.Cases = append(js.Cases, c)
+		}
+		js.Tests = len(js.Cases)
+		out.Tests += js.Tests
+		out.Failures += js.Failures
+		out.Skipped += js.Skipped
 		out.Suites = append(out.Suites, js)
 	}
 	out.Time = strconv.FormatFloat(total, 'f', 3, 64)

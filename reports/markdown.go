@@ -7,29 +7,60 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/verdict"
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
 )
 
-// Headline is the run's verdict in words: never "passed" when anything was
-// blocked or nothing ran.
+// Headline is the run's verdict in words: never "passed" when a step or spec
+// failed, anything was blocked, nothing ran, or only stand-ins passed.
 func (r *Report) Headline() string {
 	r.Finalize()
 	s := r.Summary
+	failedSteps := r.FailedSteps()
+	standIn := ""
+	if s.StandIn > 0 {
+		standIn = fmt.Sprintf("; %d more on a stand-in, not counted", s.StandIn)
+	}
 	switch {
+	case len(failedSteps) > 0:
+		names := make([]string, len(failedSteps))
+		for i, st := range failedSteps {
+			names[i] = st.Name
+		}
+		return fmt.Sprintf("FAILED — step %s failed; %d spec(s) failed", strings.Join(names, ", "), s.Failed)
 	case s.Failed > 0:
 		return fmt.Sprintf("FAILED — %d spec(s) failed", s.Failed)
 	case s.Blocked > 0:
 		return fmt.Sprintf("BLOCKED — nothing failed, but %d spec(s) could not run here", s.Blocked)
+	case s.Passed == 0 && s.StandIn > 0:
+		return fmt.Sprintf("NOTHING VERIFIED ON DRAGONFLY — %d spec(s) passed on a stand-in only", s.StandIn)
 	case s.Passed == 0 && len(r.Suites) > 0:
 		return "NOTHING RAN — every spec was skipped"
 	case len(r.Suites) == 0:
 		return "NO SUITES — load results only"
 	}
-	return fmt.Sprintf("PASSED — %d spec(s) passed", s.Passed)
+	return fmt.Sprintf("PASSED — %d spec(s) passed%s", s.Passed, standIn)
+}
+
+// StandInPassMessage says what a pass on a stand-in means wherever it is shown.
+func StandInPassMessage(standIn string) string {
+	return "passed on a stand-in (" + standIn + "), not a Dragonfly verdict"
 }
 
 // statusMark prefixes a status with a symbol so it reads at a glance in plain text too.
-var statusMark = map[string]string{"passed": "✅ passed", "failed": "❌ failed", "blocked": "⛔ blocked", "skipped": "⏭ skipped"}
+var statusMark = map[string]string{"passed": "✅ passed", "failed": "❌ failed", "blocked": "⛔ blocked", "skipped": "⏭ skipped",
+	standInStatus: "🧪 stand-in (not counted as passed)"}
+
+// standInStatus is how a pass on a stand-in is shown: never as "passed".
+const standInStatus = "stand-in"
+
+// shownStatus is the status a writer shows for v.
+func shownStatus(v verdict.Verdict) string {
+	if v.Status == verdict.Passed && v.StandIn != "" {
+		return standInStatus
+	}
+	return string(v.Status)
+}
 
 // Markdown renders the summary page.
 func (r *Report) Markdown() string {
@@ -45,6 +76,13 @@ func (r *Report) Markdown() string {
 	}
 	p("\n")
 
+	if len(r.Steps) > 0 {
+		p("## Run steps\n\n| Step | Verdict | Seconds | Detail |\n|---|---|---|---|\n")
+		for _, st := range r.Steps {
+			p("| %s | %s | %.1f | %s |\n", mdCell(st.Name), statusMark[string(st.Status)], st.Seconds, mdCell(orDash(st.Detail)))
+		}
+		p("\n")
+	}
 	if len(r.Environment.StandIns) > 0 {
 		p("## Stand-ins used\n\nThese results were measured against stand-ins, not the real thing; they say nothing about Dragonfly or the operator where a stand-in was used:\n\n")
 		for _, s := range r.Environment.StandIns {
@@ -74,7 +112,7 @@ func (r *Report) Markdown() string {
 			if sp.Verdict.StandIn != "" {
 				reason = strings.TrimPrefix(reason+"; stand-in: "+sp.Verdict.StandIn, "; ")
 			}
-			p("| %s | %s | %s | %s |\n", statusMark[string(sp.Verdict.Status)], mdCell(sp.FullName()), sp.Duration.Round(time.Millisecond), mdCell(orDash(reason)))
+			p("| %s | %s | %s | %s |\n", statusMark[shownStatus(sp.Verdict)], mdCell(sp.FullName()), sp.Duration.Round(time.Millisecond), mdCell(orDash(reason)))
 		}
 		p("\n")
 	}

@@ -33,6 +33,21 @@ type Report struct {
 	// reason and remedy. Both are derived by Finalize.
 	Summary verdict.Summary `json:"summary"`
 	Blocked []BlockedSpec   `json:"blocked,omitempty"`
+	// Steps are the run's own stages (preflight, images, cluster, tiers), when
+	// the report comes from `dfe2e e2e`: a failed step fails the run whatever
+	// the spec counts say.
+	Steps []Step `json:"steps,omitempty"`
+	// Outcome is the run's verdict: the worst of the steps and the specs
+	// (failed over blocked over passed); derived by Finalize.
+	Outcome verdict.Status `json:"outcome"`
+}
+
+// Step is one stage of a run and how it ended.
+type Step struct {
+	Name    string         `json:"name"`
+	Status  verdict.Status `json:"status"`
+	Seconds float64        `json:"seconds"`
+	Detail  string         `json:"detail,omitempty"`
 }
 
 // Environment says what the run ran against.
@@ -149,6 +164,9 @@ type Spec struct {
 	Verdict verdict.Verdict `json:"verdict"`
 	// Steps are the By(...) step texts, in order.
 	Steps []string `json:"steps,omitempty"`
+	// NotSelected marks a spec this suite run left out (label filter or
+	// focus): another run of the same suite may have run it.
+	NotSelected bool `json:"notSelected,omitempty"`
 }
 
 // FullName joins the container hierarchy and the spec text.
@@ -236,7 +254,7 @@ func (r *Report) Finalize() {
 	r.Blocked = nil
 	for _, s := range r.Suites {
 		for _, sp := range s.Specs {
-			r.Summary.Add(sp.Verdict.Status)
+			r.Summary.AddVerdict(sp.Verdict)
 			if sp.Verdict.Status == verdict.Blocked {
 				r.Blocked = append(r.Blocked, BlockedSpec{Suite: s.Name, Spec: sp.FullName(), Reason: sp.Verdict.Reason, Remedy: sp.Verdict.Remedy})
 			}
@@ -248,6 +266,21 @@ func (r *Report) Finalize() {
 			r.Environment.AddStandIn(run.StandIn)
 		}
 	}
+	r.Outcome = r.Summary.Status()
+	for _, st := range r.Steps {
+		r.Outcome = verdict.Worst(r.Outcome, st.Status)
+	}
+}
+
+// FailedSteps lists the steps that failed.
+func (r *Report) FailedSteps() []Step {
+	var out []Step
+	for _, st := range r.Steps {
+		if st.Status == verdict.Failed {
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 // WriteJSON writes the report as indented JSON.

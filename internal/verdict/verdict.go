@@ -91,9 +91,13 @@ func ParseSkipMessage(msg string) (Status, string, string) {
 	return Blocked, reason, remedy
 }
 
-// Summary counts verdicts by status.
+// Summary counts verdicts by status. A pass measured on a stand-in is kept in
+// its own bucket: it proves the suite's machinery, not Dragonfly, so it is
+// never added to Passed.
 type Summary struct {
 	Passed, Failed, Blocked, Skipped int
+	// StandIn counts specs that passed against a stand-in.
+	StandIn int
 }
 
 // Add counts one status.
@@ -110,20 +114,73 @@ func (s *Summary) Add(st Status) {
 	}
 }
 
+// AddVerdict counts v, putting a pass on a stand-in into StandIn.
+func (s *Summary) AddVerdict(v Verdict) {
+	if v.Status == Passed && v.StandIn != "" {
+		s.StandIn++
+		return
+	}
+	s.Add(v.Status)
+}
+
+// Merge adds every count of o.
+func (s *Summary) Merge(o Summary) {
+	s.Passed += o.Passed
+	s.Failed += o.Failed
+	s.Blocked += o.Blocked
+	s.Skipped += o.Skipped
+	s.StandIn += o.StandIn
+}
+
+// Status is the summary as one verdict: failed over blocked over passed. A
+// summary with no pass against the real thing is Skipped ("nothing
+// verified"), even when stand-in specs passed.
+func (s Summary) Status() Status {
+	switch {
+	case s.Failed > 0:
+		return Failed
+	case s.Blocked > 0:
+		return Blocked
+	case s.Passed > 0:
+		return Passed
+	}
+	return Skipped
+}
+
 // ExitCode is the process exit status for a run: 1 if anything failed, 3 if
 // nothing failed but something was blocked (so a gate never mistakes a blocked
 // run for a green one), else 0.
 func (s Summary) ExitCode() int {
-	switch {
-	case s.Failed > 0:
+	return ExitCode(s.Status())
+}
+
+// Worst is the more severe of two statuses: failed over blocked over passed
+// over skipped. A run that combines steps and specs states the worst of them.
+func Worst(a, b Status) Status {
+	rank := map[Status]int{Skipped: 0, Passed: 1, Blocked: 2, Failed: 3}
+	if rank[b] > rank[a] {
+		return b
+	}
+	return a
+}
+
+// ExitCode maps a run's overall status to its process exit status.
+func ExitCode(st Status) int {
+	switch st {
+	case Failed:
 		return 1
-	case s.Blocked > 0:
+	case Blocked:
 		return 3
 	}
 	return 0
 }
 
-// Line is the plain closing line ("N passed, N failed, N skipped") plus blocked.
+// Line is the plain closing line ("N passed, N failed, N skipped, N blocked"),
+// plus the stand-in passes when there are any, named as not passed.
 func (s Summary) Line() string {
-	return fmt.Sprintf("%d passed, %d failed, %d skipped, %d blocked", s.Passed, s.Failed, s.Skipped, s.Blocked)
+	l := fmt.Sprintf("%d passed, %d failed, %d skipped, %d blocked", s.Passed, s.Failed, s.Skipped, s.Blocked)
+	if s.StandIn > 0 {
+		l += fmt.Sprintf(", %d on a stand-in (not counted as passed)", s.StandIn)
+	}
+	return l
 }

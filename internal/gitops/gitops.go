@@ -14,6 +14,7 @@ package gitops
 
 import (
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 
@@ -95,6 +96,9 @@ type Kustomization struct {
 	PathExists bool
 	// Objects are what a build of spec.path produced (nil when the path is missing).
 	Objects []*unstructured.Unstructured
+	// Reachable reports whether Flux applies this Kustomization: it is an
+	// entry point, or a Kustomization reachable from one renders it.
+	Reachable bool
 }
 
 // Key is "namespace/name".
@@ -110,7 +114,127 @@ type Tree struct {
 	Root            string // what was rendered (a path, or "built-in fixtures")
 	OperatorVersion string // bundle version used for BundleRef entries
 	Bundles         []string
-	Kustomizations  []*Kustomization // sorted by key
+	Kustomizations  []*Kustomization // sorted by key, reachable or not
+	// Entries are the keys of the entry points: the flux-system Kustomization
+	// when the tree defines it, else the Kustomizations that bootstrap applies
+	// (see entryPoints).
+	Entries []string
+	// Source is where the upstream operator manifests were read from, so
+	// that checks can compare the tree against other pinned releases.
+	Source operator.SourceOptions
+}
+
+// BootstrapName is the name (in DefaultFluxNamespace) of the Kustomization
+// that flux bootstrap creates: when the tree defines it, Flux applies only
+// what is reachable from it.
+const BootstrapName = "flux-system"
+
+// Applied is the tree as Flux applies it: only the reachable Kustomizations.
+// Objects, Find and Kustomization of the result see nothing else.
+func (t *Tree) Applied() *Tree {
+	out := *t
+	out.Kustomizations = nil
+	for _, k := range t.Kustomizations {
+		if k.Reachable {
+			out.Kustomizations = append(out.Kustomizations, k)
+		}
+	}
+	return &out
+}
+
+// Unreachable lists the Kustomizations defined in the tree that Flux never applies.
+func (t *Tree) Unreachable() []*Kustomization {
+	var out []*Kustomization
+	for _, k := range t.Kustomizations {
+		if !k.Reachable {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// markReachable sets Entries and every Kustomization's Reachable.
+//
+// With a flux-system Kustomization in the tree, it is the only entry point:
+// Flux applies what its path renders, and so on. Without one, bootstrap lives
+// outside the repository and its path is unknown; the entry points are then
+// the Kustomizations defined in files outside every other Kustomization's
+// path (e.g. kubernetes/flux/cluster-apps.yaml). A definition inside another
+// Kustomization's path that no build rendered was meant to be part of the
+// chain but is listed by no kustomization.yaml: it is not an entry point.
+func (t *Tree) markReachable() {
+	t.Entries = nil
+	// Bootstrap's flux-system Kustomization usually renders its own definition
+	// (gotk-sync.yaml in its path), so it may be its own parent.
+	if k := t.Kustomization(DefaultFluxNamespace, BootstrapName); k != nil && (k.Parent == "" || k.Parent == k.Key()) {
+		t.Entries = []string{k.Key()}
+	} else {
+		for _, k := range t.Kustomizations {
+			if k.Parent == "" && t.coveringPath(k) == nil {
+				t.Entries = append(t.Entries, k.Key())
+			}
+		}
+		if len(t.Entries) == 0 {
+			// Every definition sits in another's path (they render each
+			// other in a loop): treat them all as applied rather than guess.
+			for _, k := range t.Kustomizations {
+				if k.Parent == "" {
+					t.Entries = append(t.Entries, k.Key())
+				}
+			}
+		}
+	}
+	reach := map[string]bool{}
+	for _, e := range t.Entries {
+		reach[e] = true
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, k := range t.Kustomizations {
+			if !reach[k.Key()] && k.Parent != "" && reach[k.Parent] {
+				reach[k.Key()] = true
+				changed = true
+			}
+		}
+	}
+	for _, k := range t.Kustomizations {
+		k.Reachable = reach[k.Key()]
+	}
+}
+
+// CoveringPath returns a Kustomization other than k whose spec.path holds
+// the file k is defined in, or nil (also for a k that was rendered, not read
+// from a file).
+func (t *Tree) CoveringPath(k *Kustomization) *Kustomization { return t.coveringPath(k) }
+
+func (t *Tree) coveringPath(k *Kustomization) *Kustomization {
+	file := k.File()
+	if file == "" {
+		return nil
+	}
+	var best *Kustomization
+	for _, other := range t.Kustomizations {
+		if other == k || !other.PathExists {
+			continue
+		}
+		dir := path.Clean(strings.TrimPrefix(other.Path, "./"))
+		if other.Path == "" || dir == "." || strings.HasPrefix(file, dir+"/") {
+			// The deepest path is the one whose kustomization.yaml should list it.
+			if best == nil || len(path.Clean(strings.TrimPrefix(best.Path, "./"))) < len(dir) {
+				best = other
+			}
+		}
+	}
+	return best
+}
+
+// File is the tree file k was read from ("" when only a build rendered it).
+func (k *Kustomization) File() string {
+	f, _, _ := strings.Cut(k.Origin, ", rendered by ")
+	if strings.HasPrefix(f, "rendered by ") {
+		return ""
+	}
+	return f
 }
 
 // Kustomization returns the Flux Kustomization namespace/name, or nil.

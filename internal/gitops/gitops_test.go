@@ -152,3 +152,68 @@ func TestRenderRemoteOperatorURL(t *testing.T) {
 		t.Fatalf("want an error naming the file, the URL and the remedy, got %v", err)
 	}
 }
+
+// Flux applies only what its entry point reaches: a ks.yaml that no
+// kustomization.yaml lists is defined in the tree but never applied.
+func TestRenderMarksWhatFluxNeverApplies(t *testing.T) {
+	ks := func(name, p string) []byte {
+		return []byte("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: " + name + ", namespace: flux-system}\nspec: {path: " + p + "}\n")
+	}
+	cm := []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: database}\n")
+	base := fstest.MapFS{
+		"kubernetes/flux/apps.yaml":                 {Data: ks("apps", "./kubernetes/apps")},
+		"kubernetes/apps/kustomization.yaml":        {Data: []byte("resources: [./a/ks.yaml]\n")},
+		"kubernetes/apps/a/ks.yaml":                 {Data: ks("a", "./kubernetes/apps/a/app")},
+		"kubernetes/apps/a/app/cm.yaml":             {Data: cm},
+		"kubernetes/apps/orphan/ks.yaml":            {Data: ks("orphan", "./kubernetes/apps/orphan/app")},
+		"kubernetes/apps/orphan/app/cm.yaml":        {Data: cm},
+		"clusters/other/kustomization.yaml":         {Data: []byte("resources: []\n")},
+		"clusters/other/unrelated-entry-point.yaml": {Data: ks("unrelated", "./clusters/other")},
+	}
+	tree, err := Render(context.Background(), base, "mem", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(tree.Entries, ","); got != "flux-system/apps,flux-system/unrelated" {
+		t.Errorf("entry points %s, want flux-system/apps,flux-system/unrelated", got)
+	}
+	var orphans []string
+	for _, k := range tree.Unreachable() {
+		orphans = append(orphans, k.Key())
+	}
+	if strings.Join(orphans, ",") != "flux-system/orphan" {
+		t.Errorf("unreachable %v, want flux-system/orphan", orphans)
+	}
+	if c := tree.CoveringPath(tree.Kustomization("flux-system", "orphan")); c == nil || c.Key() != "flux-system/apps" {
+		t.Errorf("orphan's covering Kustomization: %v, want flux-system/apps", c)
+	}
+	if applied := tree.Applied(); applied.Kustomization("flux-system", "orphan") != nil || len(applied.Find(ObjectRef{Kind: "ConfigMap", Namespace: "database", Name: "c"})) != 1 {
+		t.Errorf("the applied tree must drop the orphan and keep a's ConfigMap")
+	}
+
+	// With the bootstrap Kustomization in the tree, only what it reaches is applied.
+	base["clusters/prod/flux-system.yaml"] = &fstest.MapFile{Data: ks("flux-system", "./clusters/prod")}
+	base["clusters/prod/apps.yaml"] = &fstest.MapFile{Data: ks("apps", "./kubernetes/apps")}
+	delete(base, "kubernetes/flux/apps.yaml")
+	tree, err = Render(context.Background(), base, "mem", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphans = nil
+	for _, k := range tree.Unreachable() {
+		orphans = append(orphans, k.Key())
+	}
+	if strings.Join(tree.Entries, ",") != "flux-system/flux-system" || strings.Join(orphans, ",") != "flux-system/orphan,flux-system/unrelated" {
+		t.Errorf("entries %v, unreachable %v", tree.Entries, orphans)
+	}
+}
+
+func TestFixtureTreeIsReachable(t *testing.T) {
+	tree, err := Render(context.Background(), fixtures.Tree(), "fixtures", options(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(tree.Entries, ",") != "flux-system/cluster-apps" || len(tree.Unreachable()) != 0 {
+		t.Errorf("entries %v, unreachable %d", tree.Entries, len(tree.Unreachable()))
+	}
+}

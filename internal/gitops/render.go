@@ -50,7 +50,7 @@ func Render(ctx context.Context, tree fs.FS, label string, o Options) (*Tree, er
 	if err != nil {
 		return nil, err
 	}
-	t := &Tree{Root: label, OperatorVersion: o.version()}
+	t := &Tree{Root: label, OperatorVersion: o.version(), Source: o.Source}
 	if t.Bundles, err = materializeBundles(ctx, mem, kustFiles, o); err != nil {
 		return nil, err
 	}
@@ -132,6 +132,7 @@ func Render(ctx context.Context, tree fs.FS, label string, o Options) (*Tree, er
 		t.Kustomizations = append(t.Kustomizations, k)
 	}
 	sortKustomizations(t.Kustomizations)
+	t.markReachable()
 	return t, nil
 }
 

@@ -43,6 +43,10 @@ type Options struct {
 	CancelGrace time.Duration
 	// Docker is the docker client binary (for image saves and cleanup).
 	Docker string
+	// Mirrors maps upstream registry hosts (docker.dragonflydb.io) to mirror
+	// URLs (http://dfe2e-registry-dfe2e:5000) the node's containerd pulls
+	// through; see mirrors.go.
+	Mirrors map[string]string
 }
 
 // Cluster is one kind cluster managed by this run.
@@ -119,7 +123,10 @@ func (c *Cluster) Create(ctx context.Context) error {
 			return fmt.Errorf("%w: %q; delete it (dfe2e cluster delete --name %s) or pass --reuse-cluster", ErrExists, c.o.Name, c.o.Name)
 		}
 		logf("reusing existing kind cluster %q", c.o.Name)
-		return c.writeKubeconfig()
+		if err := c.writeKubeconfig(); err != nil {
+			return err
+		}
+		return c.applyMirrors()
 	}
 	start := time.Now()
 	logf("creating kind cluster %q from %s", c.o.Name, c.o.NodeImage)
@@ -134,7 +141,7 @@ func (c *Cluster) Create(ctx context.Context) error {
 	c.created = true
 	go func() {
 		done <- c.kind.Create(c.o.Name,
-			cluster.CreateWithV1Alpha4Config(ClusterConfig(c.o.Offline)),
+			cluster.CreateWithV1Alpha4Config(c.o.clusterConfig()),
 			cluster.CreateWithNodeImage(c.o.NodeImage),
 			cluster.CreateWithRetain(true), // failed nodes stay for log export; the caller deletes
 			cluster.CreateWithWaitForReady(ready),
@@ -149,7 +156,7 @@ func (c *Cluster) Create(ctx context.Context) error {
 			return fmt.Errorf("creating kind cluster %q: %w", c.o.Name, err)
 		}
 		logf("kind cluster %q ready in %s (kubeconfig: %s)", c.o.Name, time.Since(start).Round(time.Second), c.o.Kubeconfig)
-		return nil
+		return c.applyMirrors()
 	case <-ctx.Done():
 		logf("interrupted while creating kind cluster %q: removing its nodes", c.o.Name)
 		return errors.Join(ctx.Err(), c.abortCreate(done))

@@ -1,0 +1,74 @@
+package images
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRBACProxyBuildModulePinsUpstream(t *testing.T) {
+	mod, err := rbacProxyModule.ReadFile("rbacproxymodule/go.mod.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(mod), "require github.com/brancz/kube-rbac-proxy v0.16.0\n") {
+		t.Fatalf("build module does not require kube-rbac-proxy v0.16.0:\n%s", mod)
+	}
+	if strings.Contains(string(mod), "replace") {
+		t.Fatal("build module replaces modules; upstream v0.16.0 has no replace directives")
+	}
+	sum, _ := rbacProxyModule.ReadFile("rbacproxymodule/go.sum.txt")
+	if !strings.Contains(string(sum), "github.com/brancz/kube-rbac-proxy v0.16.0 h1:npm8m0KDTsVJb3EWs9XGNzUHMmOxwsafEo1bPRXWZqI=") {
+		t.Fatal("go.sum lacks kube-rbac-proxy v0.16.0's module hash")
+	}
+	if f := rbacProxyLDFlags(); !strings.Contains(f, "k8s.io/component-base/version.gitVersion=v0.16.0") {
+		t.Fatalf("ldflags %q", f)
+	}
+	k1, err := rbacProxyKey()
+	if err != nil {
+		t.Skip(err) // no CA bundle on this machine
+	}
+	if k2, _ := rbacProxyKey(); k1 != k2 || len(k1) != 16 {
+		t.Fatalf("key %q then %q", k1, k2)
+	}
+}
+
+func TestRBACProxyArchive(t *testing.T) {
+	if _, err := os.Stat(caCerts); err != nil {
+		t.Skip("no CA bundle on this machine")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "kube-rbac-proxy")
+	os.WriteFile(bin, []byte("binary"), 0o755)
+	p := filepath.Join(dir, "img.tar")
+	if err := WriteArchive(rbacProxyArchive(bin), p); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(p)
+	defer f.Close()
+	ents := readTar(t, f)
+	var man []struct {
+		Config   string
+		RepoTags []string
+		Layers   []string
+	}
+	if err := json.Unmarshal(ents["manifest.json"], &man); err != nil || len(man) != 1 {
+		t.Fatalf("manifest.json: %v %s", err, ents["manifest.json"])
+	}
+	if got := man[0].RepoTags; len(got) != 1 || got[0] != "quay.io/brancz/kube-rbac-proxy:v0.16.0" {
+		t.Fatalf("RepoTags %v", got)
+	}
+	var cfg struct{ Config struct{ Entrypoint []string } }
+	json.Unmarshal(ents[man[0].Config], &cfg)
+	if !strings.Contains(string(ents[man[0].Config]), `"User":"65532:65532"`) || cfg.Config.Entrypoint[0] != "/usr/local/bin/kube-rbac-proxy" {
+		t.Fatalf("config %s", ents[man[0].Config])
+	}
+	layer := readTar(t, strings.NewReader(string(ents[man[0].Layers[0]])))
+	for _, f := range []string{"usr/local/bin/kube-rbac-proxy", "etc/ssl/certs/ca-certificates.crt", "etc/passwd", "tmp/.keep"} {
+		if _, ok := layer[f]; !ok {
+			t.Errorf("layer lacks %s", f)
+		}
+	}
+}

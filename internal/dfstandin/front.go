@@ -355,6 +355,8 @@ func (f *frontConn) internal(args [][]byte) (bool, bool, error) {
 	return false, false, f.reply(errReply("ERR unknown DFSTANDIN subcommand"))
 }
 
+const maxTakeoverWait = 110 * time.Second
+
 // takeover runs REPLTAKEOVER on this replica: pause the master's writes,
 // wait until this replica has applied the master's whole offset, become
 // master, and let the old master shut down.
@@ -371,6 +373,12 @@ func (s *Server) takeover(timeout time.Duration, save bool) error {
 	s.mu.Unlock()
 	if host == "" {
 		host, port = infoField(info.Str, "master_host"), infoField(info.Str, "master_port")
+	}
+	// The master's pause must outlast the wait, or writes resumed there
+	// could be acknowledged and lost; a dead replica must not leave the
+	// master paused for hours (the operator asks for 10000 s).
+	if timeout > maxTakeoverWait {
+		timeout = maxTakeoverWait
 	}
 	deadline := time.Now().Add(timeout)
 	m, err := Dial("tcp", net.JoinHostPort(host, port), 10*time.Second)

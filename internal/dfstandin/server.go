@@ -50,6 +50,7 @@ type Server struct {
 	masterPort string
 
 	stopOnce sync.Once
+	stopping atomic.Bool
 	done     chan struct{}
 	exitErr  error
 }
@@ -156,6 +157,9 @@ func (s *Server) startRedis(dbfilename string) error {
 		// each under its own name.
 		"--save", "", "--appendonly", "no",
 		"--dir", s.dir, "--dbfilename", dbfilename,
+		// Every save sets its own dbfilename; only the stand-in reaches
+		// this socket.
+		"--enable-protected-configs", "yes",
 		// Diskless both ways: a full sync neither waits five seconds nor
 		// writes the master's data into the snapshot dir under the name of
 		// the snapshot that was loaded.
@@ -265,7 +269,9 @@ func (s *Server) Done() <-chan struct{} { return s.done }
 func (s *Server) watchRedis() {
 	select {
 	case <-s.redisDone:
-		s.logf("redis-server exited: %v", s.exitErr)
+		if !s.stopping.Load() {
+			s.logf("redis-server exited: %v", s.exitErr)
+		}
 		s.stop(false)
 	case <-s.done:
 	}
@@ -277,6 +283,7 @@ func (s *Server) Shutdown(save bool) { s.stop(save) }
 
 func (s *Server) stop(save bool) {
 	s.stopOnce.Do(func() {
+		s.stopping.Store(true)
 		s.ln.Close()
 		if s.admin != nil {
 			s.admin.Close()

@@ -26,9 +26,48 @@ type Rule struct {
 
 // Context is what rules see.
 type Context struct {
+	// Tree is the repository as rendered: every Flux Kustomization defined
+	// in it, reachable or not.
 	Tree *gitops.Tree
 	// OperatorVersion is assumed for an operator whose image tag is not a version.
 	OperatorVersion string
+	// Notices are what the run assumed instead of reading it from the tree.
+	Notices []Notice
+
+	// applied is Tree as Flux applies it (reachable Kustomizations only):
+	// what most rules check, since nothing else reaches the cluster.
+	applied   *gitops.Tree
+	ops       []operatorWorkload
+	opsLoaded bool
+}
+
+// Notice is something lint assumed rather than read from the tree. It is not
+// a violation, but it is never silent: a check that ran on an assumption says so.
+type Notice struct {
+	Object        gitops.ObjectRef `json:"object"`
+	Kustomization string           `json:"kustomization,omitempty"`
+	Message       string           `json:"message"`
+}
+
+func (n Notice) String() string {
+	by := ""
+	if n.Kustomization != "" {
+		by = " (Kustomization " + n.Kustomization + ")"
+	}
+	return fmt.Sprintf("note: %s%s: %s", n.Object, by, n.Message)
+}
+
+func (c *Context) notice(o gitops.Object, msg string) {
+	n := Notice{Object: gitops.RefOf(o.Unstructured), Message: msg}
+	if o.By != nil {
+		n.Kustomization = o.By.Key()
+	}
+	for _, have := range c.Notices {
+		if have == n {
+			return
+		}
+	}
+	c.Notices = append(c.Notices, n)
 }
 
 // Finding is one violation.
@@ -68,6 +107,14 @@ func Rules() []Rule { return append([]Rule(nil), registry...) }
 func Run(c *Context) []Finding {
 	if c.OperatorVersion == "" {
 		c.OperatorVersion = operator.DefaultVersion
+	}
+	c.applied = c.Tree.Applied()
+	c.opsLoaded = false
+	for _, op := range c.operators() {
+		if op.Fallback {
+			c.notice(op.Object, fmt.Sprintf("the operator version is not read from the manager image %s (%s): the RBAC and bundle checks assume %s from --operator-version; tag the image with its release (e.g. :%s) or pass --operator-version with the version it runs",
+				op.Image, op.Why, op.Version, operator.DefaultVersion))
+		}
 	}
 	var out []Finding
 	for _, r := range registry {
@@ -111,13 +158,16 @@ type Report struct {
 	Objects         int       `json:"objects"`
 	Rules           []string  `json:"rules"`
 	Findings        []Finding `json:"findings"`
+	Notices         []Notice  `json:"notices"`
 }
 
 // Lint runs every rule over tree.
 func Lint(tree *gitops.Tree, operatorVersion string) Report {
 	c := &Context{Tree: tree, OperatorVersion: operatorVersion}
-	r := Report{Tree: tree.Root, Findings: Run(c), OperatorVersion: c.OperatorVersion, Objects: len(tree.Objects())}
-	for _, k := range tree.Kustomizations {
+	r := Report{Tree: tree.Root, Findings: Run(c), OperatorVersion: c.OperatorVersion, Notices: c.Notices}
+	// Only what Flux applies counts as rendered; the rest is reported by DFE009.
+	r.Objects = len(c.applied.Objects())
+	for _, k := range c.applied.Kustomizations {
 		r.Kustomizations = append(r.Kustomizations, k.Key())
 	}
 	for _, rule := range registry {
@@ -125,6 +175,9 @@ func Lint(tree *gitops.Tree, operatorVersion string) Report {
 	}
 	if r.Findings == nil {
 		r.Findings = []Finding{}
+	}
+	if r.Notices == nil {
+		r.Notices = []Notice{}
 	}
 	return r
 }
@@ -136,9 +189,17 @@ func (r Report) WriteHuman(w io.Writer) error {
 			return err
 		}
 	}
+	for _, n := range r.Notices {
+		if _, err := fmt.Fprintln(w, n); err != nil {
+			return err
+		}
+	}
 	verdict := "clean"
 	if n := len(r.Findings); n > 0 {
 		verdict = fmt.Sprintf("%d violation(s)", n)
+	}
+	if n := len(r.Notices); n > 0 {
+		verdict += fmt.Sprintf(" (%d notice(s))", n)
 	}
 	_, err := fmt.Fprintf(w, "%s: %d Flux Kustomizations, %d objects, %d rules: %s\n",
 		r.Tree, len(r.Kustomizations), r.Objects, len(r.Rules), verdict)

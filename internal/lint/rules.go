@@ -55,7 +55,7 @@ func init() {
 	register(Rule{
 		ID:          "DFE006",
 		Name:        "images-pinned",
-		Description: "Every container image (operator, kube-rbac-proxy sidecar, any other, and Dragonfly spec.image) has a fixed tag or digest: no `:latest`, no missing tag.",
+		Description: "Every image a workload or a Dragonfly runs (containers, init containers, the Dragonfly's spec.image, spec.initContainers, spec.additionalContainers, image volumes) has a fixed tag or digest: no missing tag, no floating tag (`latest`, `latest-*`, `nightly`, `main`, `master`, `edge`, `dev`).",
 		Remediation: "Pin the image to a release tag (e.g. docker.dragonflydb.io/dragonflydb/operator:v1.6.1) or a digest.",
 		check:       checkImagesPinned,
 	})
@@ -69,7 +69,7 @@ func init() {
 	register(Rule{
 		ID:          "DFE008",
 		Name:        "manager-rbac-covers-version",
-		Description: "The ClusterRoles bound to the operator's ServiceAccount grant, cluster-wide, everything that operator version needs (version from the manager image tag; configmaps from v1.6.0).",
+		Description: "The ClusterRoles bound to the operator's ServiceAccount grant, cluster-wide, everything that operator version needs (configmaps from v1.6.0). The operator is the workload running /manager with the dragonflies.dragonflydb.io CRD and its RBAC, whatever registry its image comes from; its version is the manager image tag (`v1.6.1` or `1.6.1`), else --operator-version, which the output then notes.",
 		Remediation: "Use the RBAC of the same release as the manager image (bump the whole bundle, not only the image tag).",
 		check:       checkManagerRBAC,
 	})
@@ -119,7 +119,7 @@ func isNamespaced(o *unstructured.Unstructured, scopes map[string]string) bool {
 }
 
 // isDatabaseApp: a Flux Kustomization that installs part of the database apps.
-func isDatabaseApp(k *gitops.Kustomization) bool {
+func isDatabaseApp(c *Context, k *gitops.Kustomization) bool {
 	segs := strings.Split(path.Clean(strings.TrimPrefix(k.Path, "./")), "/")
 	for i := 0; i+1 < len(segs); i++ {
 		if segs[i] == "apps" && segs[i+1] == operator.Namespace {
@@ -127,7 +127,12 @@ func isDatabaseApp(k *gitops.Kustomization) bool {
 		}
 	}
 	for _, o := range k.Objects {
-		if group(o) == "dragonflydb.io" || len(managerImages(o)) > 0 {
+		if group(o) == "dragonflydb.io" {
+			return true
+		}
+	}
+	for _, op := range c.operators() {
+		if op.By == k {
 			return true
 		}
 	}
@@ -135,10 +140,10 @@ func isDatabaseApp(k *gitops.Kustomization) bool {
 }
 
 func checkObjectsInDatabase(c *Context) []Finding {
-	scopes := crdScopes(c.Tree)
+	scopes := crdScopes(c.applied)
 	var out []Finding
-	for _, k := range c.Tree.Kustomizations {
-		if !isDatabaseApp(k) {
+	for _, k := range c.applied.Kustomizations {
+		if !isDatabaseApp(c, k) {
 			continue
 		}
 		for _, o := range k.Objects {
@@ -200,12 +205,12 @@ func checkNoUpstreamNamespace(c *Context) []Finding {
 				gitops.RefOf(o.Unstructured), operator.UpstreamNamespace, where, s)))
 		})
 	}
-	for _, o := range c.Tree.Objects() {
+	for _, o := range c.applied.Objects() {
 		check(o)
 	}
 	// Entry-point Kustomizations are applied by the cluster's bootstrap, not
 	// rendered by another Kustomization: check their definitions too.
-	for _, k := range c.Tree.Kustomizations {
+	for _, k := range c.applied.Kustomizations {
 		if k.Parent == "" {
 			check(gitops.Object{Unstructured: k.Object, By: k})
 		}
@@ -215,15 +220,15 @@ func checkNoUpstreamNamespace(c *Context) []Finding {
 
 func checkHealthChecks(c *Context) []Finding {
 	var out []Finding
-	for _, k := range c.Tree.Kustomizations {
+	for _, k := range c.applied.Kustomizations {
 		for i, hc := range k.HealthChecks {
-			if len(c.Tree.Find(hc)) > 0 {
+			if len(c.applied.Find(hc)) > 0 {
 				continue
 			}
 			msg := fmt.Sprintf("spec.healthChecks[%d] names %s (%s), which the tree does not render, so Flux waits on an object that never appears", i, hc, hc.APIVersion)
 			if hc.Kind == "Deployment" && hc.Name == "dragonfly-operator" {
 				msg += fmt.Sprintf("; the operator Deployment is %s (in %s): the install guide's name dragonfly-operator is wrong", operator.DeploymentName, operator.Namespace)
-			} else if alt := sameKind(c.Tree, hc); len(alt) > 0 {
+			} else if alt := sameKind(c.applied, hc); len(alt) > 0 {
 				msg += "; rendered " + hc.Kind + " objects: " + strings.Join(alt, ", ")
 			}
 			out = append(out, ksFinding(k, msg))
@@ -251,17 +256,21 @@ func sameKind(t *gitops.Tree, ref gitops.ObjectRef) []string {
 
 func checkDependsOn(c *Context) []Finding {
 	var out []Finding
-	for _, k := range c.Tree.Kustomizations {
+	for _, k := range c.applied.Kustomizations {
 		for i, d := range k.DependsOn {
-			if c.Tree.Kustomization(d.Namespace, d.Name) != nil {
+			if c.applied.Kustomization(d.Namespace, d.Name) != nil {
 				continue
 			}
 			var known []string
-			for _, other := range c.Tree.Kustomizations {
+			for _, other := range c.applied.Kustomizations {
 				known = append(known, other.Key())
 			}
-			out = append(out, ksFinding(k, fmt.Sprintf("spec.dependsOn[%d] names Kustomization %s/%s, which the tree does not render, so %s never becomes ready (rendered: %s)",
-				i, d.Namespace, d.Name, k.Key(), strings.Join(known, ", "))))
+			hint := ""
+			if orphan := c.Tree.Kustomization(d.Namespace, d.Name); orphan != nil {
+				hint = fmt.Sprintf("; it is defined (%s) but Flux never applies it (DFE009)", orphan.Origin)
+			}
+			out = append(out, ksFinding(k, fmt.Sprintf("spec.dependsOn[%d] names Kustomization %s/%s, which the tree does not render, so %s never becomes ready (rendered: %s)%s",
+				i, d.Namespace, d.Name, k.Key(), strings.Join(known, ", "), hint)))
 		}
 	}
 	return out
@@ -269,7 +278,7 @@ func checkDependsOn(c *Context) []Finding {
 
 func checkPaths(c *Context) []Finding {
 	var out []Finding
-	for _, k := range c.Tree.Kustomizations {
+	for _, k := range c.applied.Kustomizations {
 		if !k.PathExists {
 			out = append(out, ksFinding(k, fmt.Sprintf("spec.path %s is not a directory of the repository %s, so the Kustomization fails to build", k.Path, c.Tree.Root)))
 		}
@@ -288,30 +297,95 @@ var podSpecPaths = map[string][]string{
 	"CronJob":     {"spec", "jobTemplate", "spec", "template", "spec"},
 }
 
-type container struct{ Field, Name, Image string }
+// container is one image a workload runs (or mounts, for image volumes).
+type container struct {
+	What          string // "container" or "volume"
+	Field, Name   string
+	Image         string
+	Command, Args []string
+}
+
+// dragonflyImageLists are the fields of a Dragonfly spec (dragonflydb.io
+// CRD) that hold full containers, each with its own image.
+var dragonflyImageLists = []string{"initContainers", "additionalContainers"}
 
 func containers(o *unstructured.Unstructured) []container {
-	var out []container
 	if group(o) == "dragonflydb.io" && o.GetKind() == "Dragonfly" {
+		var out []container
 		if img, ok, _ := unstructured.NestedString(o.Object, "spec", "image"); ok {
-			out = append(out, container{"spec.image", "dragonfly", img})
+			out = append(out, container{What: "container", Field: "spec.image", Name: "dragonfly", Image: img})
 		}
-		return out
+		for _, list := range dragonflyImageLists {
+			out = append(out, containerList(o, []string{"spec"}, list)...)
+		}
+		return append(out, imageVolumes(o, []string{"spec"}, "additionalVolumes")...)
 	}
 	p, ok := podSpecPaths[o.GetKind()]
 	if !ok {
 		return nil
 	}
+	var out []container
 	for _, list := range []string{"initContainers", "containers", "ephemeralContainers"} {
-		items, _, _ := unstructured.NestedSlice(o.Object, append(append([]string(nil), p...), list)...)
-		for i, it := range items {
-			m, _ := it.(map[string]any)
-			name, _ := m["name"].(string)
-			img, _ := m["image"].(string)
-			out = append(out, container{fmt.Sprintf("%s.%s[%d]", strings.Join(p, "."), list, i), name, img})
+		out = append(out, containerList(o, p, list)...)
+	}
+	return append(out, imageVolumes(o, p, "volumes")...)
+}
+
+func strs(v any) []string {
+	l, _ := v.([]any)
+	var out []string
+	for _, e := range l {
+		if s, ok := e.(string); ok {
+			out = append(out, s)
 		}
 	}
 	return out
+}
+
+func containerList(o *unstructured.Unstructured, at []string, list string) []container {
+	var out []container
+	items, _, _ := unstructured.NestedSlice(o.Object, append(append([]string(nil), at...), list)...)
+	for i, it := range items {
+		m, _ := it.(map[string]any)
+		name, _ := m["name"].(string)
+		img, _ := m["image"].(string)
+		out = append(out, container{What: "container", Field: fmt.Sprintf("%s.%s[%d]", strings.Join(at, "."), list, i),
+			Name: name, Image: img, Command: strs(m["command"]), Args: strs(m["args"])})
+	}
+	return out
+}
+
+// imageVolumes are the OCI image volumes (volumes[].image.reference): pulled
+// like a container image, so they move like one when unpinned.
+func imageVolumes(o *unstructured.Unstructured, at []string, list string) []container {
+	var out []container
+	items, _, _ := unstructured.NestedSlice(o.Object, append(append([]string(nil), at...), list)...)
+	for i, it := range items {
+		m, _ := it.(map[string]any)
+		img, ok := m["image"].(map[string]any)
+		if !ok {
+			continue
+		}
+		name, _ := m["name"].(string)
+		ref, _ := img["reference"].(string)
+		out = append(out, container{What: "volume", Field: fmt.Sprintf("%s.%s[%d].image.reference", strings.Join(at, "."), list, i), Name: name, Image: ref})
+	}
+	return out
+}
+
+// floatingTags name a build that moves (a branch, a channel), not a release.
+var floatingTags = []string{"latest", "nightly", "main", "master", "edge", "dev"}
+
+// floatingTag reports whether tag moves: one of floatingTags, or latest-*
+// (latest-alpine and the like).
+func floatingTag(tag string) bool {
+	t := strings.ToLower(tag)
+	for _, f := range floatingTags {
+		if t == f {
+			return true
+		}
+	}
+	return strings.HasPrefix(t, "latest-")
 }
 
 // splitImage returns repository, tag and digest of an image reference.
@@ -328,7 +402,7 @@ func splitImage(img string) (repo, tag, digest string) {
 
 func checkImagesPinned(c *Context) []Finding {
 	var out []Finding
-	for _, o := range c.Tree.Objects() {
+	for _, o := range c.applied.Objects() {
 		for _, ct := range containers(o.Unstructured) {
 			repo, tag, digest := splitImage(ct.Image)
 			var problem string
@@ -339,12 +413,12 @@ func checkImagesPinned(c *Context) []Finding {
 				continue
 			case tag == "":
 				problem = fmt.Sprintf("image %s has no tag (it resolves to :latest, which moves)", repo)
-			case tag == "latest":
-				problem = fmt.Sprintf("image %s uses the floating tag :latest", ct.Image)
+			case floatingTag(tag):
+				problem = fmt.Sprintf("image %s uses the floating tag :%s, which moves with every push", ct.Image, tag)
 			default:
 				continue
 			}
-			out = append(out, objFinding(o, fmt.Sprintf("container %s (%s) %s", ct.Name, ct.Field, problem)))
+			out = append(out, objFinding(o, fmt.Sprintf("%s %s (%s) %s", ct.What, ct.Name, ct.Field, problem)))
 		}
 	}
 	return out
@@ -352,7 +426,7 @@ func checkImagesPinned(c *Context) []Finding {
 
 func checkSharedNamespacePrune(c *Context) []Finding {
 	var out []Finding
-	for _, k := range c.Tree.Kustomizations {
+	for _, k := range c.applied.Kustomizations {
 		if !k.Prune {
 			continue
 		}
@@ -371,18 +445,6 @@ func checkSharedNamespacePrune(c *Context) []Finding {
 	return out
 }
 
-// managerImages returns the operator manager images of a workload.
-func managerImages(o *unstructured.Unstructured) []string {
-	var out []string
-	for _, ct := range containers(o) {
-		repo, _, _ := splitImage(ct.Image)
-		if repo == operator.ManagerImageRepository || strings.HasSuffix(repo, "/dragonflydb/operator") {
-			out = append(out, ct.Image)
-		}
-	}
-	return out
-}
-
 type rbacRule struct{ groups, resources, verbs []string }
 
 func rulesOf(o *unstructured.Unstructured) []rbacRule {
@@ -390,17 +452,7 @@ func rulesOf(o *unstructured.Unstructured) []rbacRule {
 	var out []rbacRule
 	for _, it := range items {
 		m, _ := it.(map[string]any)
-		strs := func(key string) []string {
-			var s []string
-			l, _ := m[key].([]any)
-			for _, e := range l {
-				if v, ok := e.(string); ok {
-					s = append(s, v)
-				}
-			}
-			return s
-		}
-		out = append(out, rbacRule{strs("apiGroups"), strs("resources"), strs("verbs")})
+		out = append(out, rbacRule{strs(m["apiGroups"]), strs(m["resources"]), strs(m["verbs"])})
 	}
 	return out
 }
@@ -472,27 +524,14 @@ func boundTo(t *gitops.Tree, bindingKind, roleKind, ns, sa string) []gitops.Obje
 
 func checkManagerRBAC(c *Context) []Finding {
 	var out []Finding
-	for _, d := range c.Tree.Objects() {
-		imgs := managerImages(d.Unstructured)
-		if len(imgs) == 0 || d.GetKind() == "Dragonfly" {
-			continue
-		}
-		_, tag, _ := splitImage(imgs[0])
-		version, from := tag, "manager image "+imgs[0]
-		if !operator.IsVersion(tag) {
-			version, from = c.OperatorVersion, "--operator-version (the image tag "+imgs[0]+" is not a version)"
-		}
-		spec, _, _ := unstructured.NestedMap(d.Object, podSpecPaths[d.GetKind()]...)
-		sa, _ := spec["serviceAccountName"].(string)
-		if sa == "" {
-			sa = "default"
-		}
-		ns := d.GetNamespace()
+	for _, op := range c.operators() {
+		d, version, from := op.Object, op.Version, op.From
+		ns, sa := serviceAccountOf(d.Unstructured)
 		subject := fmt.Sprintf("ServiceAccount %s/%s", ns, sa)
 
 		var rules []rbacRule
 		var names []string
-		for _, cr := range boundTo(c.Tree, "ClusterRoleBinding", "ClusterRole", ns, sa) {
+		for _, cr := range boundTo(c.applied, "ClusterRoleBinding", "ClusterRole", ns, sa) {
 			rules = append(rules, rulesOf(cr.Unstructured)...)
 			names = append(names, cr.GetName())
 		}
@@ -517,7 +556,7 @@ func checkManagerRBAC(c *Context) []Finding {
 				subject, strings.Join(names, ", "), strings.Join(missing, ","), p.Name(), version, from, since, p.Reason)
 			// A namespace-scoped grant (the leader-election Role) does not cover
 			// a cluster-wide watch; name it so nobody mistakes it for a fix.
-			for _, lr := range localGrants(c.Tree, ns, sa, p) {
+			for _, lr := range localGrants(c.applied, ns, sa, p) {
 				msg += fmt.Sprintf("; Role %s grants %s only in namespace %s, which does not cover the cluster-wide watch", lr, p.Name(), ns)
 			}
 			out = append(out, objFinding(d, msg))

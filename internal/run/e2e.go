@@ -1,0 +1,327 @@
+package run
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/cluster"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/gitserver"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/k8sbuild"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/preflight"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
+	"github.com/dragonfly-e2e/dragonfly-e2e/kindconfig"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+)
+
+// DefaultLabels select the install tier and the data tier (snapshot-restore
+// and failover with their planted defects); the Flux tier runs after them.
+const DefaultLabels = "install || rbac || admission || selftest || snapshot-restore || failover || data-selftest"
+
+// SnapshotTargets are the values Options.SnapshotTarget accepts.
+var SnapshotTargets = []string{"dragonfly", "redis-standin"}
+
+// Options configure one `dfe2e e2e` run.
+type Options struct {
+	// Cluster is the kind cluster's name; Reuse uses an existing one (never
+	// deleted then); Keep / KeepOnFailure keep it after the run.
+	Cluster                   string
+	Reuse, Keep, KeepOnFailure bool
+	// Offline builds every image locally and never contacts a registry.
+	Offline bool
+	// Artifacts receives the reports, the kubeconfig and, on failure, logs.
+	Artifacts string
+	// LabelFilter selects the specs of the install/data tier.
+	LabelFilter string
+	// Suites is the Go package pattern of the Ginkgo suites.
+	Suites string
+	// Archives and LoadImages are images to put into the node.
+	Archives, LoadImages []string
+	// StopEngine stops a Docker engine this run started.
+	StopEngine bool
+	// SnapshotTarget is the snapshot-restore suite's comma list of targets.
+	SnapshotTarget string
+	// OperatorVersion is the bundled operator release under test.
+	OperatorVersion string
+	Flux            FluxOptions
+	Logf            func(format string, args ...any)
+}
+
+// FluxOptions configure the Flux tier.
+type FluxOptions struct {
+	// Manifests is an offline copy of the flux2 release manifests.
+	Manifests   string
+	LabelFilter string
+	Skip        bool
+}
+
+// Validate rejects options that cannot work, before anything is created.
+func (o *Options) Validate() error {
+	if err := wait.CheckEnv(); err != nil {
+		return err
+	}
+	if o.OperatorVersion == "" {
+		o.OperatorVersion = operator.DefaultVersion
+	}
+	if _, err := operator.Lookup(o.OperatorVersion); err != nil {
+		return fmt.Errorf("--operator-version: %w", err)
+	}
+	if err := checkSnapshotTarget(o.SnapshotTarget); err != nil {
+		return err
+	}
+	for _, a := range o.Archives {
+		if _, err := os.Stat(a); err != nil {
+			return fmt.Errorf("--image-archive %s: %w", a, err)
+		}
+	}
+	if _, err := suitesDir(o.Suites); err != nil {
+		return err
+	}
+	if !o.Flux.Skip {
+		if o.Flux.Manifests != "" {
+			abs, err := filepath.Abs(o.Flux.Manifests)
+			if err != nil {
+				return err
+			}
+			o.Flux.Manifests = abs
+			if err := flux.CheckManifestsDir(abs); err != nil {
+				return err
+			}
+		} else if o.Offline {
+			return fmt.Errorf("--offline needs --flux-manifests (or %s): the Flux %s release manifests cannot be downloaded offline", flux.ManifestsEnvVar, flux.Version)
+		}
+	}
+	art, err := filepath.Abs(o.Artifacts)
+	if err != nil {
+		return err
+	}
+	o.Artifacts = art
+	if err := os.MkdirAll(art, 0o755); err != nil {
+		return fmt.Errorf("--artifacts %s: %w", art, err)
+	}
+	return nil
+}
+
+func checkSnapshotTarget(v string) error {
+	if v == "" {
+		return nil
+	}
+	for _, t := range strings.Split(v, ",") {
+		t = strings.TrimSpace(t)
+		ok := false
+		for _, k := range SnapshotTargets {
+			ok = ok || t == k
+		}
+		if !ok {
+			return fmt.Errorf("--snapshot-target %q: unknown target %q; use a comma list of %s", v, t, strings.Join(SnapshotTargets, ", "))
+		}
+	}
+	return nil
+}
+
+// suitesDir resolves the --suites pattern to a directory holding Go test
+// files of the e2e build tag; anything else is bad input.
+func suitesDir(pattern string) (string, error) {
+	root, err := preflight.FindModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(root, strings.TrimSuffix(strings.TrimPrefix(pattern, "./"), "/..."))
+	tests, _ := filepath.Glob(filepath.Join(dir, "*_test.go"))
+	if len(tests) == 0 {
+		return "", fmt.Errorf("--suites %s: no Go test files in %s; point it at the suites package (default ./suites/...)", pattern, dir)
+	}
+	return dir, nil
+}
+
+// E2E runs preflight → images → cluster → storage → the install/data tier →
+// the Flux tier → report, and writes the record to <artifacts>/e2e-run.json.
+// The error is non-nil only for bad input.
+func E2E(ctx context.Context, o Options) (*Record, error) {
+	if err := o.Validate(); err != nil {
+		return &Record{BadInput: err.Error()}, BadInput(err)
+	}
+	logf := o.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	var (
+		eng  *preflight.Engine
+		set  *images.Set
+		cl   *kindconfig.Cluster
+		fimg *fluxImages
+	)
+	kc := filepath.Join(o.Artifacts, "kind-"+o.Cluster+".kubeconfig")
+	p := Plan{ReportDir: filepath.Join(o.Artifacts, "report"), Logf: logf}
+	p.Setup = append(p.Setup,
+		Step{"preflight", func(ctx context.Context) (string, error) {
+			var err error
+			if eng, err = preflight.Ensure(ctx, preflight.Options{Logf: logf}); err != nil {
+				return "", err
+			}
+			fimg = startFluxImages(ctx, o, logf)
+			return fmt.Sprintf("engine %s, client %s, wrapper %v", eng.ServerVersion, eng.Docker, eng.Wrapped), nil
+		}},
+		Step{"images", func(ctx context.Context) (string, error) {
+			var err error
+			if set, err = images.Resolve(ctx, eng.Docker, o.Offline, logf); err != nil {
+				return "", err
+			}
+			return set.NodeImage, nil
+		}},
+		Step{"cluster", func(ctx context.Context) (string, error) {
+			cl = kindconfig.New(kindconfig.Options{
+				Name: o.Cluster, NodeImage: set.NodeImage, Offline: set.Offline, Kubeconfig: kc, Reuse: o.Reuse,
+				Logf: logf, ReadyTimeout: wait.Timeout(wait.ClusterReady), Docker: eng.Docker,
+			})
+			err := cl.Create(ctx)
+			if errors.Is(err, kindconfig.ErrExists) {
+				return "", BadInput(err)
+			}
+			return kc, err
+		}},
+	)
+	if len(o.Archives)+len(o.LoadImages) > 0 {
+		p.Setup = append(p.Setup, Step{"load images", func(ctx context.Context) (string, error) {
+			if err := cl.LoadArchives(o.Archives...); err != nil {
+				return "", err
+			}
+			return "", cl.LoadImages(ctx, o.LoadImages...)
+		}})
+	}
+	p.Setup = append(p.Setup,
+		Step{"storage: local-path provisioner", func(ctx context.Context) (string, error) {
+			return "", cl.EnsureStorage(ctx, set.Storage)
+		}},
+		Step{"storage: default class local-path, PVC binds", func(ctx context.Context) (string, error) {
+			return "", cl.CheckStorage(ctx, set.Storage.Helper)
+		}},
+	)
+	suiteEnv := func(extra ...string) []string {
+		env := []string{cluster.EnvVar + "=kind", cluster.KindKubeconfigEnvVar + "=" + kc, "KUBECONFIG=" + kc,
+			"DFE2E_ARTIFACTS=" + o.Artifacts, "DFE2E_OPERATOR_VERSION=" + o.OperatorVersion}
+		if o.SnapshotTarget != "" {
+			env = append(env, "DFE2E_SNAPSHOT_TARGET="+o.SnapshotTarget)
+		}
+		return append(env, extra...)
+	}
+	install := Tier{Name: "install and data", LabelFilter: o.LabelFilter, Report: filepath.Join(o.Artifacts, "e2e-kind.json")}
+	install.Run = func(ctx context.Context) error {
+		return goTestSuites(ctx, o.Suites, install.LabelFilter, install.Report, suiteEnv(), logf)
+	}
+	p.Tiers = append(p.Tiers, install)
+	if !o.Flux.Skip {
+		ft := Tier{Name: "flux", LabelFilter: o.Flux.LabelFilter, Report: filepath.Join(o.Artifacts, "e2e-health.json")}
+		ft.Before = []Step{
+			{"flux: controller and git server images", func(ctx context.Context) (string, error) { return fimg.wait(ctx) }},
+			{"flux: load images into the node", func(ctx context.Context) (string, error) {
+				return strings.Join(fimg.archives, " "), cl.LoadArchives(fimg.archives...)
+			}},
+		}
+		ft.Run = func(ctx context.Context) error {
+			return goTestSuites(ctx, o.Suites, ft.LabelFilter, ft.Report,
+				suiteEnv(gitserver.ImageEnvVar+"="+fimg.gitServer, flux.ManifestsEnvVar+"="+o.Flux.Manifests), logf)
+		}
+		p.Tiers = append(p.Tiers, ft)
+	}
+	if o.StopEngine {
+		p.Teardown = append(p.Teardown, Teardown{"stop the Docker engine this run started", func(ctx context.Context, _ bool) (string, error) {
+			if eng == nil || !eng.Started {
+				return "", ErrNothingToDo
+			}
+			return "stopped", eng.Stop(ctx)
+		}})
+	}
+	p.Teardown = append(p.Teardown, Teardown{"cluster: logs and removal", func(ctx context.Context, failed bool) (string, error) {
+		return finishCluster(ctx, o, cl, kc, failed, logf)
+	}})
+	// The node image is known only once the images step ran.
+	p.Env = func() []string {
+		env := []string{"cluster=kind", "operator=" + o.OperatorVersion,
+			"operator-image=" + operator.ManagerImageRepository + ":" + o.OperatorVersion}
+		if set != nil {
+			env = append(env, "node-image="+set.NodeImage)
+			if set.Offline {
+				env = append(env, "kubernetes="+k8sbuild.KubernetesVersion)
+			}
+		}
+		return env
+	}
+	rec, err := Execute(ctx, p)
+	writeRecord(o.Artifacts, rec)
+	return rec, err
+}
+
+// finishCluster exports logs when the run failed (not after Ctrl-C: the user
+// wants out) and deletes the cluster unless it is kept or reused.
+func finishCluster(ctx context.Context, o Options, cl *kindconfig.Cluster, kc string, failed bool, logf func(string, ...any)) (string, error) {
+	if cl == nil {
+		return "", ErrNothingToDo
+	}
+	var notes []string
+	if failed && ctx.Err() == nil && (cl.Created() || o.Reuse) {
+		logs := filepath.Join(o.Artifacts, "kind-logs")
+		if err := cl.ExportLogs(logs); err != nil {
+			notes = append(notes, "log export: "+err.Error())
+		} else {
+			notes = append(notes, "logs in "+logs)
+		}
+	}
+	switch {
+	case !cl.Created():
+		if o.Reuse {
+			notes = append(notes, "kept reused cluster "+o.Cluster)
+		}
+	case o.Keep || (o.KeepOnFailure && failed):
+		notes = append(notes, fmt.Sprintf("kept cluster %q: KUBECONFIG=%s; delete with: go run ./cmd/dfe2e cluster delete --name %s", o.Cluster, kc, o.Cluster))
+	default:
+		if err := cl.Delete(); err != nil {
+			return strings.Join(notes, "; "), err
+		}
+		notes = append(notes, "deleted")
+	}
+	if len(notes) == 0 {
+		return "", ErrNothingToDo
+	}
+	logf("cluster: %s", strings.Join(notes, "; "))
+	return strings.Join(notes, "; "), nil
+}
+
+// goTestSuites runs the Ginkgo suites with a label filter against the
+// cluster, writing the tier's JSON and JUnit reports.
+func goTestSuites(ctx context.Context, suites, labels, report string, env []string, logf func(string, ...any)) error {
+	root, err := preflight.FindModuleRoot()
+	if err != nil {
+		return err
+	}
+	args := []string{"test", "-count=1", "-timeout=60m", "-tags", "e2e", suites, "-args",
+		"-ginkgo.label-filter=" + labels, "-ginkgo.timeout=55m",
+		"-ginkgo.json-report=" + report,
+		"-ginkgo.junit-report=" + strings.TrimSuffix(report, ".json") + ".junit.xml"}
+	logf("running suites: go %s", strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), env...)
+	// On Ctrl-C/SIGTERM let Ginkgo run its cleanup before it is killed.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 60 * time.Second
+	return cmd.Run()
+}
+
+// writeRecord keeps the run record beside the reports (e2e-run.json).
+func writeRecord(art string, rec *Record) {
+	if rec == nil {
+		return
+	}
+	b, _ := json.MarshalIndent(rec, "", "  ")
+	_ = os.WriteFile(filepath.Join(art, "e2e-run.json"), append(b, '\n'), 0o644)
+}

@@ -33,7 +33,7 @@ var SnapshotTargets = []string{"dragonfly", "redis-standin"}
 type Options struct {
 	// Cluster is the kind cluster's name; Reuse uses an existing one (never
 	// deleted then); Keep / KeepOnFailure keep it after the run.
-	Cluster                   string
+	Cluster                    string
 	Reuse, Keep, KeepOnFailure bool
 	// Offline builds every image locally and never contacts a registry.
 	Offline bool

@@ -178,7 +178,9 @@ func TestStaleReportIsNotRead(t *testing.T) {
 func TestUnreadableReportIsBadInput(t *testing.T) {
 	dir := t.TempDir()
 	bad := Tier{Name: "install", LabelFilter: "install", Report: filepath.Join(dir, "install.json"),
-		Run: func(context.Context) error { return os.WriteFile(filepath.Join(dir, "install.json"), []byte("{not json"), 0o644) }}
+		Run: func(context.Context) error {
+			return os.WriteFile(filepath.Join(dir, "install.json"), []byte("{not json"), 0o644)
+		}}
 	rec, err := Execute(context.Background(), Plan{Tiers: []Tier{bad}})
 	var bi *BadInputError
 	if !errors.As(err, &bi) || rec.ExitCode(true) != 2 || !strings.Contains(rec.BadInput, "not a Ginkgo JSON report") {

@@ -156,3 +156,16 @@ spec:
 		t.Errorf("got %d DFE006 findings on test-cache, want %d (busybox:1.36 is pinned)", len(got), len(want))
 	}
 }
+
+// Every pinned release, unmodified, is one release: no part is reported.
+func TestEveryPinnedBundleIsOneRelease(t *testing.T) {
+	for _, v := range []string{"v1.5.0", "v1.6.0"} {
+		r := lintOverlay(t, v, nil)
+		for _, f := range r.Findings {
+			t.Errorf("bundle %s: %s", v, f)
+		}
+		for _, n := range r.Notices {
+			t.Errorf("bundle %s: %s", v, n)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"context"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -70,6 +71,14 @@ func TestPushOperatorArchive(t *testing.T) {
 	if err != nil || cfg.Config.User != "65532:65532" || len(cfg.Config.Entrypoint) == 0 || cfg.Config.Entrypoint[0] != "/manager" {
 		t.Fatalf("config %+v %v", cfg, err)
 	}
+	// containerd names the upstream host in a query parameter when it asks a mirror.
+	req, _ := http.NewRequest(http.MethodHead, "http://"+addr+"/v2/dragonflydb/operator/manifests/v1.6.1?ns=docker.dragonflydb.io", nil)
+	req.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get("Docker-Content-Digest") != gd.String() {
+		t.Fatalf("HEAD as containerd asks: %v %+v", err, resp)
+	}
+	resp.Body.Close()
 	hosts, err := Hosts(refs)
 	if err != nil || !reflect.DeepEqual(hosts, []string{"docker.dragonflydb.io"}) {
 		t.Fatalf("hosts %v %v", hosts, err)

@@ -82,7 +82,7 @@ func rbacProxyArchive(bin string) Archive {
 }
 
 // EnsureRBACProxy returns an image archive (docker save format) of
-// quay.io/brancz/kube-rbac-proxy:v0.16.0, building the binary (≈10 min on 2
+// quay.io/brancz/kube-rbac-proxy:v0.16.0, building the binary (≈17 min on 2
 // cold cores) and the archive when the cache lacks them.
 func EnsureRBACProxy(ctx context.Context, logf Logf) (string, error) {
 	if logf == nil {
@@ -121,7 +121,7 @@ func buildRBACProxy(ctx context.Context, bin string, logf Logf) error {
 		return err
 	}
 	tmp := bin + ".partial"
-	if err := k8sbuild.GoBuild(ctx, sub, "kube-rbac-proxy "+RBACProxyVersion+" (≈10 min on 2 cold cores)", rbacProxyLDFlags(), tmp, []string{rbacProxyPkg}, k8sbuild.Logf(logf)); err != nil {
+	if err := k8sbuild.GoBuild(ctx, sub, "kube-rbac-proxy "+RBACProxyVersion+" (≈17 min on 2 cold, shared cores)", rbacProxyLDFlags(), tmp, []string{rbacProxyPkg}, k8sbuild.Logf(logf)); err != nil {
 		os.Remove(tmp)
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/registry/server"
 )
 
@@ -245,4 +246,28 @@ func mustRef(t *testing.T, s string) name.Reference {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestPushBuiltArchive: the archives this project writes (images.WriteArchive,
+// uncompressed layers) push like docker's own.
+func TestPushBuiltArchive(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "rbac.tar")
+	a := images.Archive{Ref: images.RBACProxyRef, Files: []images.File{{Path: "/usr/local/bin/kube-rbac-proxy", Data: []byte("bin"), Mode: 0o755}},
+		Entrypoint: []string{"/usr/local/bin/kube-rbac-proxy"}, User: "65532:65532"}
+	if err := images.WriteArchive(a, p); err != nil {
+		t.Fatal(err)
+	}
+	addr := newServer(t)
+	refs, err := PushArchiveTo(context.Background(), addr, p)
+	if err != nil || !reflect.DeepEqual(refs, []string{"quay.io/brancz/kube-rbac-proxy:v0.16.0"}) {
+		t.Fatalf("refs %v %v", refs, err)
+	}
+	got, err := remote.Image(mustRef(t, addr+"/brancz/kube-rbac-proxy:v0.16.0"), options(context.Background())...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := got.ConfigFile(); err != nil || cfg.Config.User != "65532:65532" {
+		t.Fatalf("config %+v %v", cfg, err)
+	}
 }

@@ -99,7 +99,7 @@ func kubeClient(ctx context.Context, path string) (*rest.Config, kubernetes.Inte
 // image not available → 3 (blocked), the rest → 1.
 func asExit(err error) error {
 	var ie *loadtarget.InputError
-	var be *loadtarget.BlockedError
+	var be *imagepull.BlockedError
 	var ue *cluster.UnreachableError
 	switch {
 	case errors.As(err, &ie), errors.As(err, &ue):

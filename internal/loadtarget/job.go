@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -14,22 +15,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/imagepull"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/podwait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 )
 
 // JobNameLabel is set by the Job controller on the Job's pods.
 const JobNameLabel = "batch.kubernetes.io/job-name"
-
-// BlockedError is a Job whose image the node cannot get: the run is
-// blocked, not failed.
-type BlockedError struct{ Failure *imagepull.Failure }
-
-func (e *BlockedError) Error() string {
-	return "load Job blocked: " + e.Failure.String() + " — " + imagepull.Remedy(e.Failure.Image)
-}
 
 // FailedError is a Job whose pod ran and failed.
 type FailedError struct {
@@ -158,23 +153,23 @@ func (r *Runner) Run(ctx context.Context, job *batchv1.Job, length time.Duration
 
 	var pod *corev1.Pod
 	// The start: the pod runs, has ended, or shows its image cannot be had.
-	_, err = wait.For(ctx, "load Job "+ns+"/"+name+" to start its pod (or show its image cannot be pulled)", wait.ImagePullVerdict,
-		func(ctx context.Context) (bool, string, error) {
-			p, state, err := r.jobPod(ctx, ns, name)
-			if err != nil || p == nil {
-				return false, state, err
-			}
-			if f := imagepull.Failing([]corev1.Pod{*p}); f != nil {
-				return false, "", &BlockedError{Failure: f}
+	// Ready is asked first, so a pod that ran and failed is reported below
+	// as FailedError with its exit code and log.
+	sel := labels.SelectorFromSet(labels.Set{JobNameLabel: name})
+	err = podwait.WaitPods(ctx, podwait.FromClientset(r.Client), "load Job "+ns+"/"+name+" to start its pod (or show its image cannot be pulled)",
+		wait.ImagePullVerdict, ns, sel, func(_ context.Context, pods []corev1.Pod) (bool, string, error) {
+			p := newest(pods)
+			if p == nil {
+				return false, "no pod yet", nil
 			}
 			pod = p
 			return p.Status.Phase != corev1.PodPending, podState(p), nil
 		})
+	var be *imagepull.BlockedError
+	if errors.As(err, &be) {
+		return nil, fmt.Errorf("load Job %s/%s blocked: %w", ns, name, be)
+	}
 	if err != nil {
-		var be *BlockedError
-		if errors.As(err, &be) {
-			return nil, be
-		}
 		return nil, err
 	}
 	bound := length + wait.Timeout(wait.LoadJobFinished)
@@ -230,14 +225,23 @@ func (r *Runner) jobPod(ctx context.Context, ns, job string) (*corev1.Pod, strin
 	if err != nil {
 		return nil, err.Error(), nil
 	}
-	if len(pods.Items) == 0 {
+	p := newest(pods.Items)
+	if p == nil {
 		return nil, "no pod yet", nil
 	}
-	sort.Slice(pods.Items, func(i, j int) bool {
-		return pods.Items[j].CreationTimestamp.Before(&pods.Items[i].CreationTimestamp)
+	return p, podState(p), nil
+}
+
+// newest is the most recently created of pods (nil when there is none).
+func newest(pods []corev1.Pod) *corev1.Pod {
+	if len(pods) == 0 {
+		return nil
+	}
+	pods = slices.Clone(pods)
+	sort.Slice(pods, func(i, j int) bool {
+		return pods[j].CreationTimestamp.Before(&pods[i].CreationTimestamp)
 	})
-	p := pods.Items[0]
-	return &p, podState(&p), nil
+	return &pods[0]
 }
 
 func podState(p *corev1.Pod) string {

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/imagepull"
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
 )
 
@@ -182,7 +183,7 @@ func TestRunIsBlockedWhenTheImageCannotBePulled(t *testing.T) {
 	})
 	r := &Runner{Client: cs}
 	_, err := r.Run(context.Background(), job, time.Second)
-	var be *BlockedError
+	var be *imagepull.BlockedError
 	if !errors.As(err, &be) || !strings.Contains(err.Error(), "dfe2e.local/dfe2e-loadgen:abc") || !strings.Contains(err.Error(), "ErrImageNeverPull") {
 		t.Fatalf("%v; want blocked naming the image and the reason", err)
 	}

@@ -2,6 +2,7 @@ package gitserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/imagepull"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/installcheck"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/podwait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 )
 
@@ -106,8 +109,9 @@ func tm(apiVersion, kind string) metav1.TypeMeta {
 }
 
 // Deploy applies Objects and waits until the server answers its readiness
-// probe. A server image the node cannot get fails at once, naming the image
-// and how to supply it.
+// probe. A server image the node cannot get ends the wait at once as
+// *imagepull.BlockedError saying how to load it; a server that crashed, as
+// *imagepull.CrashError.
 func Deploy(ctx context.Context, c client.Client, ns, image string, files map[string][]byte) (*Served, error) {
 	s, err := Objects(ns, image, files)
 	if err != nil {
@@ -116,22 +120,17 @@ func Deploy(ctx context.Context, c client.Client, ns, image string, files map[st
 	if err := installcheck.Apply(ctx, c, s.Objects); err != nil {
 		return nil, fmt.Errorf("deploying the git server: %w", err)
 	}
-	_, err = wait.For(ctx, fmt.Sprintf("git server Deployment %s/%s (serving %s) to be Available", ns, Name, s.Revision), wait.DeploymentAvailable,
-		func(ctx context.Context) (bool, string, error) {
-			var pods corev1.PodList
-			if err := c.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{"app.kubernetes.io/name": Name}); err != nil {
-				return false, err.Error(), nil
-			}
-			if p := imagepull.Failing(pods.Items); p != nil {
-				return false, "", fmt.Errorf("%s — the git server image is built locally: load it into the cluster (dfe2e e2e does) or set %s", p, ImageEnvVar)
-			}
+	what := fmt.Sprintf("git server Deployment %s/%s (serving %s) to be Available", ns, Name, s.Revision)
+	sel := labels.SelectorFromSet(labels.Set{"app.kubernetes.io/name": Name})
+	err = podwait.WaitPods(ctx, podwait.FromReader(c), what, wait.DeploymentAvailable, ns, sel,
+		func(_ context.Context, pods []corev1.Pod) (bool, string, error) {
 			// Done when every server pod (old ones of a previous tree included)
 			// is gone but a ready one serving this revision: Flux must not
 			// fetch the old tree through the Service.
 			ready := 0
-			for _, p := range pods.Items {
+			for _, p := range pods {
 				if p.Annotations[revisionA] != s.Revision {
-					return false, podStates(pods.Items), nil
+					return false, podStates(pods), nil
 				}
 				for _, c := range p.Status.Conditions {
 					if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil {
@@ -139,8 +138,14 @@ func Deploy(ctx context.Context, c client.Client, ns, image string, files map[st
 					}
 				}
 			}
-			return ready == 1 && len(pods.Items) == 1, podStates(pods.Items), nil
+			return ready == 1 && len(pods) == 1, podStates(pods), nil
 		})
+	var be *imagepull.BlockedError
+	if errors.As(err, &be) {
+		// The image is built locally, not pulled: the generic remedy would mislead.
+		return nil, fmt.Errorf("waiting for %s: %w", what, &imagepull.BlockedError{Failure: be.Failure,
+			Remedy: "the git server image is built locally: load it into the cluster (dfe2e e2e does) or set " + ImageEnvVar})
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,6 +26,8 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/gitserver"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/imagepull"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/installcheck"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/instance"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/podwait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/verdict"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
@@ -84,9 +87,9 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 		By("installing Flux "+flux.Version+" (source-controller, kustomize-controller) through manifestgen/install", func() {
 			start := time.Now()
 			_, err := flux.Install(ctx, k8s, flux.OptionsFromEnv())
-			var ie *flux.ImageError
-			if errors.As(err, &ie) {
-				fluxRun.setupBlocked = ie.Failure.BlockedMessage("Flux controllers cannot run")
+			var be *imagepull.BlockedError
+			if errors.As(err, &be) {
+				fluxRun.setupBlocked = be.BlockedMessage("Flux controllers cannot run")
 				return
 			}
 			must(err)
@@ -145,18 +148,15 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 			}
 			k := k
 			st, took, err := flux.WaitReady(ctx, k8s, flux.KustomizationGVK, ksKey(k.Name), timeout, func(ctx context.Context) error {
-				if f := imagesBlocked(ctx, k); f != nil {
-					return &flux.ImageError{Failure: f}
-				}
-				return nil
+				return workloadsFailing(ctx, k)
 			})
-			var ie *flux.ImageError
-			if errors.As(err, &ie) {
-				fluxRun.blocked[k.Key()] = ie.Failure.String()
+			var be *imagepull.BlockedError
+			if errors.As(err, &be) {
+				fluxRun.blocked[k.Key()] = be.Failure.String()
 				if fluxRun.blockedImage == "" {
-					fluxRun.blockedImage = ie.Failure.Image
+					fluxRun.blockedImage = be.Failure.Image
 				}
-				report = append(report, fmt.Sprintf("%s: blocked after %s (%s)", k.Key(), took.Round(time.Second), ie.Failure.Image))
+				report = append(report, fmt.Sprintf("%s: blocked after %s (%s)", k.Key(), took.Round(time.Second), be.Failure.Image))
 				continue
 			}
 			Expect(err).NotTo(HaveOccurred(), "waited %s (its timeout + 30s) for Kustomization %s", timeout, k.Key())
@@ -203,9 +203,9 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 
 	It("runs the operator: Deployment "+operatorDeploymentName+" Available", func(ctx SpecContext) {
 		err := flux.WaitDeployment(ctx, k8s, operator.Namespace, operatorDeploymentName)
-		var ie *flux.ImageError
-		if errors.As(err, &ie) {
-			Skip(ie.Failure.BlockedMessage("Deployment " + operator.Namespace + "/" + operatorDeploymentName + " cannot become Available"))
+		var be *imagepull.BlockedError
+		if errors.As(err, &be) {
+			Skip(be.BlockedMessage("Deployment " + operator.Namespace + "/" + operatorDeploymentName + " cannot become Available"))
 		}
 		Expect(err).NotTo(HaveOccurred())
 	})
@@ -217,22 +217,17 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 		}
 		df := &unstructured.Unstructured{}
 		df.SetGroupVersionKind(dragonflyGVK)
-		_, err := wait.For(ctx, "Dragonfly database/test-cache to reach phase Ready", wait.DragonflyReady, func(ctx context.Context) (bool, string, error) {
-			var pods corev1.PodList
-			if err := k8s.List(ctx, &pods, client.InNamespace("database"), client.MatchingLabels{"app": "test-cache"}); err == nil {
-				if f := imagepull.Failing(pods.Items); f != nil {
-					return false, "", &flux.ImageError{Failure: f}
+		err := podwait.WaitPods(ctx, podwait.FromReader(k8s).WithLogs(clientset), "Dragonfly database/test-cache to reach phase Ready", wait.DragonflyReady,
+			"database", labels.SelectorFromSet(labels.Set{instance.AppLabel: "test-cache"}), func(ctx context.Context, _ []corev1.Pod) (bool, string, error) {
+				if err := k8s.Get(ctx, client.ObjectKey{Namespace: "database", Name: "test-cache"}, df); err != nil {
+					return false, err.Error(), nil
 				}
-			}
-			if err := k8s.Get(ctx, client.ObjectKey{Namespace: "database", Name: "test-cache"}, df); err != nil {
-				return false, err.Error(), nil
-			}
-			phase, _, _ := unstructured.NestedString(df.Object, "status", "phase")
-			return phase == "Ready", "phase " + phase, nil
-		})
-		var ie *flux.ImageError
-		if errors.As(err, &ie) {
-			Skip(ie.Failure.BlockedMessage("Dragonfly database/test-cache cannot become Ready"))
+				phase, _, _ := unstructured.NestedString(df.Object, "status", "phase")
+				return phase == "Ready", "phase " + phase, nil
+			})
+		var be *imagepull.BlockedError
+		if errors.As(err, &be) {
+			Skip(be.BlockedMessage("Dragonfly database/test-cache cannot become Ready"))
 		}
 		Expect(err).NotTo(HaveOccurred())
 		Expect(pingFromNamespace(ctx, "database", "test-cache")).To(Equal("PONG"))

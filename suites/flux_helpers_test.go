@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -21,8 +19,8 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/gitops"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/gitserver"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/imagepull"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/installcheck"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/podwait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 )
 
@@ -104,30 +102,16 @@ func gitRepository(url string) *unstructured.Unstructured {
 	return u
 }
 
-// imagesBlocked reports, for the pods in the namespaces k applies to, the
-// first container waiting on an image the node cannot get.
-func imagesBlocked(ctx context.Context, k *gitops.Kustomization) *imagepull.Failure {
-	nss := map[string]bool{}
-	for _, o := range k.Objects {
-		if o.GetNamespace() != "" {
-			nss[o.GetNamespace()] = true
-		}
+// workloadsFailing says, from the pods of the workloads k renders (their
+// selectors, never whole namespaces: another workload's missing image must
+// not decide k's verdict), whether they crashed (*imagepull.CrashError) or
+// cannot start for lack of an image (*imagepull.BlockedError); nil otherwise.
+func workloadsFailing(ctx context.Context, k *gitops.Kustomization) error {
+	ws, err := podwait.Workloads(k.Objects)
+	if err != nil {
+		return fmt.Errorf("Kustomization %s: %w", k.Key(), err)
 	}
-	names := make([]string, 0, len(nss))
-	for n := range nss {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, ns := range names {
-		var pods corev1.PodList
-		if err := k8s.List(ctx, &pods, client.InNamespace(ns)); err != nil {
-			continue
-		}
-		if f := imagepull.Failing(pods.Items); f != nil {
-			return f
-		}
-	}
-	return nil
+	return podwait.FromReader(k8s).WithLogs(clientset).CheckWorkloads(ctx, ws)
 }
 
 // managedBy reports whether field manager m owns fields of the live object.

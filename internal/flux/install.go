@@ -5,7 +5,6 @@
 package flux
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,12 +17,13 @@ import (
 	"github.com/fluxcd/flux2/v2/pkg/manifestgen/install"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/imagepull"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/installcheck"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/podwait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 )
 
@@ -181,20 +181,28 @@ func Install(ctx context.Context, c client.Client, o Options) ([]*unstructured.U
 }
 
 // WaitDeployment waits (DeploymentAvailable) for ns/name to be Available with
-// all replicas updated, failing at once on an image the node cannot get.
+// all replicas updated. It ends at once as *imagepull.CrashError when a
+// container of its pods crashed, and as *imagepull.BlockedError when one
+// waits on an image the node cannot get and nothing crashed.
 func WaitDeployment(ctx context.Context, c client.Client, ns, name string) error {
-	_, err := wait.For(ctx, fmt.Sprintf("Deployment %s/%s to be Available", ns, name), wait.DeploymentAvailable, func(ctx context.Context) (bool, string, error) {
-		var d appsv1.Deployment
+	what := fmt.Sprintf("Deployment %s/%s to be Available", ns, name)
+	// The selector is immutable: read it once the Deployment exists.
+	var d appsv1.Deployment
+	if _, err := wait.For(ctx, fmt.Sprintf("Deployment %s/%s to exist", ns, name), wait.ObjectPresent, func(ctx context.Context) (bool, string, error) {
 		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &d); err != nil {
 			return false, err.Error(), nil
 		}
-		var pods corev1.PodList
-		if d.Spec.Selector != nil {
-			if err := c.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels(d.Spec.Selector.MatchLabels)); err == nil {
-				if f := imagepull.Failing(pods.Items); f != nil {
-					return false, "", &ImageError{Failure: f}
-				}
-			}
+		return true, "", nil
+	}); err != nil {
+		return err
+	}
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return fmt.Errorf("Deployment %s/%s: spec.selector: %w", ns, name, err)
+	}
+	return podwait.WaitPods(ctx, podwait.FromReader(c), what, wait.DeploymentAvailable, ns, sel, func(ctx context.Context, _ []corev1.Pod) (bool, string, error) {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &d); err != nil {
+			return false, err.Error(), nil
 		}
 		for _, cond := range d.Status.Conditions {
 			if cond.Type == appsv1.DeploymentAvailable && cond.Status == corev1.ConditionTrue &&
@@ -202,16 +210,6 @@ func WaitDeployment(ctx context.Context, c client.Client, ns, name string) error
 				return true, "", nil
 			}
 		}
-		var b bytes.Buffer
-		fmt.Fprintf(&b, "%d/%d available", d.Status.AvailableReplicas, d.Status.Replicas)
-		return false, b.String(), nil
+		return false, fmt.Sprintf("%d/%d available", d.Status.AvailableReplicas, d.Status.Replicas), nil
 	})
-	return err
-}
-
-// ImageError is a wait ended because an image cannot be had (a blocked verdict).
-type ImageError struct{ Failure *imagepull.Failure }
-
-func (e *ImageError) Error() string {
-	return e.Failure.String() + " — " + imagepull.Remedy(e.Failure.Image)
 }

@@ -4,6 +4,7 @@ package suites
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -25,6 +27,7 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/imagepull"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/instance"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/podwait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/standin"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/verdict"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
@@ -282,29 +285,27 @@ func startedAfter(p *corev1.Pod, c string, t time.Time) bool {
 // operatorRunning waits until an operator pod is Ready, or blocked when its
 // image cannot be pulled.
 func operatorRunning(ctx context.Context) (string, error) {
-	blocked := ""
-	_, err := wait.For(ctx, "the operator pod (control-plane=controller-manager) in "+operator.Namespace+" to be Ready", wait.ImagePullVerdict,
-		func(ctx context.Context) (bool, string, error) {
-			var pods corev1.PodList
-			if err := k8s.List(ctx, &pods, client.InNamespace(operator.Namespace), client.MatchingLabels{"control-plane": "controller-manager"}); err != nil {
-				return false, err.Error(), nil
-			}
-			if f := imagepull.Failing(pods.Items); f != nil {
-				blocked = verdict.BlockedMessage(
-					"the operator cannot start: "+f.String()+"; images its pod needs that the node lacks: "+strings.Join(imagesNotOnNode(ctx, pods.Items), ", ")+
-						"; the instance then needs the Dragonfly image (spec.image, default docker.dragonflydb.io/dragonflydb/dragonfly at the operator's pinned tag)",
-					"supply the images offline: dfe2e e2e --image-archive=<docker save of each> (or --load-image from the local Docker engine); "+
-						"to use other images, set "+OperatorImageEnvVar+" and "+DragonflyImageEnvVar+" — the same specs then run unchanged")
-				return true, "", nil
-			}
-			for i := range pods.Items {
-				if instance.PodReady(&pods.Items[i]) {
+	var seen []corev1.Pod
+	err := podwait.WaitPods(ctx, podwait.FromReader(k8s).WithLogs(clientset), "the operator pod (control-plane=controller-manager) in "+operator.Namespace+" to be Ready",
+		wait.ImagePullVerdict, operator.Namespace, labels.SelectorFromSet(labels.Set{"control-plane": "controller-manager"}),
+		func(_ context.Context, pods []corev1.Pod) (bool, string, error) {
+			seen = pods
+			for i := range pods {
+				if instance.PodReady(&pods[i]) {
 					return true, "", nil
 				}
 			}
-			return false, fmt.Sprintf("%d operator pods, none Ready", len(pods.Items)), nil
+			return false, fmt.Sprintf("%d operator pods, none Ready", len(pods)), nil
 		})
-	return blocked, err
+	var be *imagepull.BlockedError
+	if errors.As(err, &be) {
+		return verdict.BlockedMessage(
+			"the operator cannot start: "+be.Failure.String()+"; images its pod needs that the node lacks: "+strings.Join(imagesNotOnNode(ctx, seen), ", ")+
+				"; the instance then needs the Dragonfly image (spec.image, default docker.dragonflydb.io/dragonflydb/dragonfly at the operator's pinned tag)",
+			"supply the images offline: dfe2e e2e --image-archive=<docker save of each> (or --load-image from the local Docker engine); "+
+				"to use other images, set "+OperatorImageEnvVar+" and "+DragonflyImageEnvVar+" — the same specs then run unchanged"), nil
+	}
+	return "", err
 }
 
 // imagesNotOnNode lists the container images of pods absent from their node.
@@ -327,28 +328,23 @@ func imagesNotOnNode(ctx context.Context, pods []corev1.Pod) []string {
 // podsBlocked waits until the selected pods either run their containers or
 // show that an image cannot be had (then: a blocked message).
 func podsBlocked(ctx context.Context, ns string, sel map[string]string, what string) (string, error) {
-	blocked := ""
-	_, err := wait.For(ctx, what+": pods to start or show an image they cannot get", wait.ImagePullVerdict,
-		func(ctx context.Context) (bool, string, error) {
-			var pods corev1.PodList
-			if err := k8s.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels(sel)); err != nil {
-				return false, err.Error(), nil
-			}
-			if f := imagepull.Failing(pods.Items); f != nil {
-				blocked = verdict.BlockedMessage(what+" cannot start: "+f.String(),
-					imagepull.Remedy(f.Image)+"; or set "+DragonflyImageEnvVar+" to an image the node has")
-				return true, "", nil
-			}
-			for _, p := range pods.Items {
+	err := podwait.WaitPods(ctx, podwait.FromReader(k8s).WithLogs(clientset), what+": pods to start or show an image they cannot get", wait.ImagePullVerdict,
+		ns, labels.SelectorFromSet(sel), func(_ context.Context, pods []corev1.Pod) (bool, string, error) {
+			for _, p := range pods {
 				for _, c := range p.Status.ContainerStatuses {
 					if c.State.Running != nil {
 						return true, "", nil
 					}
 				}
 			}
-			return false, fmt.Sprintf("%d pods, no container running yet", len(pods.Items)), nil
+			return false, fmt.Sprintf("%d pods, no container running yet", len(pods)), nil
 		})
-	return blocked, err
+	var be *imagepull.BlockedError
+	if errors.As(err, &be) {
+		return verdict.BlockedMessage(what+" cannot start: "+be.Failure.String(),
+			imagepull.Remedy(be.Failure.Image)+"; or set "+DragonflyImageEnvVar+" to an image the node has"), nil
+	}
+	return "", err
 }
 
 // ensureImageOnNode loads a locally built archive into the kind node when

@@ -156,3 +156,24 @@ func TestWriteMirrors(t *testing.T) {
 		t.Errorf("wrote into a node that cannot use it: %v", old.files)
 	}
 }
+
+// nodeKind is a kind whose cluster exists with one node.
+type nodeKind struct {
+	fakeKind
+	node *fakeNode
+}
+
+func (k *nodeKind) ListNodes(string) ([]nodes.Node, error) { return []nodes.Node{k.node}, nil }
+
+// TestReuseWritesMirrors: Create on a reused cluster writes the hosts files.
+func TestReuseWritesMirrors(t *testing.T) {
+	n := &fakeNode{files: map[string]string{}, config: `config_path = "/etc/containerd/certs.d"`}
+	k := &nodeKind{fakeKind: fakeKind{nodes: map[string]bool{"dfe2e": true}}, node: n}
+	c := NewWithKind(Options{Reuse: true, Mirrors: map[string]string{"quay.io": "http://r:5000"}}, k)
+	if err := c.Create(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n.files["/etc/containerd/certs.d/quay.io/hosts.toml"] == "" {
+		t.Fatalf("hosts.toml not written: %v", n.runs)
+	}
+}

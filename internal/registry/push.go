@@ -164,8 +164,8 @@ func pushOCILayout(ctx context.Context, addr, path string) ([]string, error) {
 	return out, nil
 }
 
-// transport reaches only the registry addressed: no proxy from the
-// environment.
+// options push anonymously and never through a proxy from the environment:
+// the registry is on loopback.
 func options(ctx context.Context) []remote.Option {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = nil

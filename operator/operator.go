@@ -14,10 +14,12 @@ import (
 // Names of the installed operator. They come from the upstream manifests (the
 // install guide's `dragonfly-operator` Deployment/ServiceAccount do not exist).
 const (
-	DefaultVersion         = "v1.6.1"
-	Namespace              = "database"                  // shared namespace the bundle is relocated to
-	UpstreamNamespace      = "dragonfly-operator-system" // where upstream installs it
-	DeploymentName         = "dragonfly-operator-controller-manager"
+	DefaultVersion    = "v1.6.1"
+	Namespace         = "database"                  // shared namespace the bundle is relocated to
+	UpstreamNamespace = "dragonfly-operator-system" // where upstream installs it
+	DeploymentName    = "dragonfly-operator-controller-manager"
+	// ManagerContainer is the operator container of that Deployment.
+	ManagerContainer       = "manager"
 	ServiceAccountName     = "dragonfly-operator-controller-manager"
 	ManagerClusterRoleName = "dragonfly-operator-manager-role"
 	CRDName                = "dragonflies.dragonflydb.io"

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // sourceDir is the offline copy of the upstream manifests the tests read
@@ -260,4 +262,55 @@ func TestNeededIsGrantedByUpstreamRBAC(t *testing.T) {
 	if CompareVersions("v1.10.0", "v1.6.0") != 1 || CompareVersions("v1.6.0", "v1.6.0") != 0 || !IsVersion("v1.6.1") || IsVersion("latest") {
 		t.Error("version comparison is wrong")
 	}
+}
+
+// The environment's Dragonfly image reaches the manager as --dragonfly-image,
+// after upstream's own args, at every pinned version; without it the
+// Deployment is upstream's.
+func TestDragonflyImageIsHandedToTheManager(t *testing.T) {
+	const img = "dfe2e.local/dragonfly-contract-standin:0123456789abcdef"
+	for _, v := range Versions() {
+		plain, err := Render(context.Background(), v, SourceOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		with, err := Render(context.Background(), v, SourceOptions{DragonflyImage: img})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, after := managerArgs(t, plain), managerArgs(t, with)
+		if len(after) != len(before)+1 || after[len(after)-1] != "--dragonfly-image="+img {
+			t.Fatalf("%s: manager args %v, want %v then --dragonfly-image=%s", v, after, before, img)
+		}
+		for _, a := range before {
+			if strings.HasPrefix(a, "--dragonfly-image") {
+				t.Fatalf("%s: upstream args already carry %s", v, a)
+			}
+		}
+	}
+	if _, err := Render(context.Background(), DefaultVersion, SourceOptions{DragonflyImage: "bad image"}); err == nil {
+		t.Fatal("an image with a space was accepted")
+	}
+}
+
+func managerArgs(t *testing.T, b *Bundle) []string {
+	t.Helper()
+	for _, o := range b.Objects {
+		if o.GetKind() != "Deployment" || o.GetName() != DeploymentName {
+			continue
+		}
+		cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		for _, c := range cs {
+			m := c.(map[string]any)
+			if m["name"] == ManagerContainer {
+				var out []string
+				for _, a := range m["args"].([]any) {
+					out = append(out, a.(string))
+				}
+				return out
+			}
+		}
+	}
+	t.Fatalf("no %s container in %s", ManagerContainer, b.Version)
+	return nil
 }

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
 )
 
 //go:embed kustomize/kustomization.yaml
@@ -40,7 +42,7 @@ func Render(ctx context.Context, version string, o SourceOptions) (*Bundle, erro
 	}
 	fsys := filesys.MakeFsInMemory()
 	const dir = "/bundle"
-	if err := writeBundleFiles(fsys, dir, data); err != nil {
+	if err := writeBundleFiles(fsys, dir, data, o.DragonflyImage); err != nil {
 		return nil, err
 	}
 	objs, yml, err := Build(fsys, dir)
@@ -60,7 +62,7 @@ func Materialize(ctx context.Context, version string, o SourceOptions, dir strin
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return writeBundleFiles(filesys.MakeFsOnDisk(), dir, data)
+	return writeBundleFiles(filesys.MakeFsOnDisk(), dir, data, o.DragonflyImage)
 }
 
 // MaterializeFS is Materialize into a kustomize filesystem (e.g. in-memory).
@@ -69,17 +71,59 @@ func MaterializeFS(ctx context.Context, version string, o SourceOptions, fsys fi
 	if err != nil {
 		return err
 	}
-	return writeBundleFiles(fsys, dir, data)
+	return writeBundleFiles(fsys, dir, data, o.DragonflyImage)
 }
 
-func writeBundleFiles(fsys filesys.FileSystem, dir string, manifest []byte) error {
+func writeBundleFiles(fsys filesys.FileSystem, dir string, manifest []byte, dragonflyImage string) error {
 	if err := fsys.MkdirAll(dir); err != nil {
 		return err
 	}
-	if err := fsys.WriteFile(filepath.Join(dir, "kustomization.yaml"), Kustomization()); err != nil {
+	kust := Kustomization()
+	if dragonflyImage != "" {
+		p, err := dragonflyImagePatch(manifest, dragonflyImage)
+		if err != nil {
+			return err
+		}
+		kust = append(append([]byte{}, kust...), p...)
+	}
+	if err := fsys.WriteFile(filepath.Join(dir, "kustomization.yaml"), kust); err != nil {
 		return err
 	}
 	return fsys.WriteFile(filepath.Join(dir, ManifestFile), manifest)
+}
+
+// dragonflyImagePatch is a patches entry (the relocating kustomization ends
+// with its patches list) adding --dragonfly-image to the manager container.
+// A JSON patch appends to args without restating upstream's own, so it
+// needs the container's index, read from the manifest itself.
+func dragonflyImagePatch(manifest []byte, image string) ([]byte, error) {
+	if strings.ContainsAny(image, " \n\"'") {
+		return nil, fmt.Errorf("dragonfly image %q: not an image reference", image)
+	}
+	for _, doc := range strings.Split(string(manifest), "\n---") {
+		var u unstructured.Unstructured
+		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil || u.GetKind() != "Deployment" || u.GetName() != DeploymentName {
+			continue
+		}
+		cs, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+		for i, c := range cs {
+			if m, ok := c.(map[string]any); ok && m["name"] == ManagerContainer {
+				if _, has := m["args"]; !has {
+					return nil, fmt.Errorf("operator manifest: container %s of Deployment %s has no args to extend", ManagerContainer, DeploymentName)
+				}
+				return []byte(fmt.Sprintf(`  # The environment's Dragonfly image (see SourceOptions.DragonflyImage).
+  - target:
+      kind: Deployment
+      name: %s
+    patch: |-
+      - op: add
+        path: /spec/template/spec/containers/%d/args/-
+        value: --dragonfly-image=%s
+`, DeploymentName, i, image)), nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("operator manifest: no Deployment %s with a container %s to hand --dragonfly-image to", DeploymentName, ManagerContainer)
 }
 
 // Build runs kustomize on dir of fsys and returns the objects and their YAML.

@@ -36,6 +36,12 @@ type SourceOptions struct {
 	CacheDir string
 	// HTTPClient fetches the pinned URL; nil: a client with a short timeout.
 	HTTPClient *http.Client
+	// DragonflyImage, when set, is handed to the manager as --dragonfly-image,
+	// the operator's own switch for the image of every instance without
+	// spec.image. A run uses it to give the operator a Dragonfly-contract
+	// stand-in under a name of its own, leaving the Dragonfly objects as users
+	// write them.
+	DragonflyImage string
 }
 
 func (o SourceOptions) override() string {

@@ -99,6 +99,7 @@ func (s *serviceForwards) close() {
 
 var _ = Describe("Failover", Label(LabelFailover, labelDataDisruptive), func() {
 	It("promotes a replica when the master is killed under write load; the Service follows; RTO and RPO are reported; no acknowledged write is lost", func(ctx SpecContext) {
+		reportDataPlane()
 		atLevel(High)
 		needNodes()
 		t := &dragonflyTarget{name: instances.Replicated}

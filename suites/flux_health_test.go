@@ -211,6 +211,7 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 	})
 
 	It("runs test-cache: Dragonfly phase Ready and PING answered over RESP from its own namespace", func(ctx SpecContext) {
+		reportDataPlane()
 		if msg, ok := fluxRun.blocked[flux.Namespace+"/"+testCacheKS]; ok {
 			Skip(verdict.BlockedMessage("Dragonfly database/test-cache is never applied: Kustomization test-cache "+msg+" ("+fluxRun.blocked[flux.Namespace+"/"+operatorKS]+")",
 				"supply the operator image and the Dragonfly image it deploys (docker.dragonflydb.io/dragonflydb/dragonfly) with --image-archive, or override the images"))

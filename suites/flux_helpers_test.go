@@ -60,7 +60,7 @@ func exportTree(ctx context.Context) (map[string][]byte, *gitops.Tree, error) {
 	}
 	defer os.RemoveAll(dir)
 	out := filepath.Join(dir, "tree")
-	o := gitops.Options{OperatorVersion: bundle.Version}
+	o := gitops.Options{OperatorVersion: bundle.Version, Source: bundleSource()}
 	if err := gitops.Export(ctx, fixtures.Tree(), out, o); err != nil {
 		return nil, nil, fmt.Errorf("exporting the fixtures tree: %w", err)
 	}

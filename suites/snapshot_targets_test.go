@@ -178,7 +178,7 @@ func (t *standinTarget) teardown(ctx context.Context) {
 type dragonflyTarget struct{ name string }
 
 func (t *dragonflyTarget) label() string       { return "Dragonfly " + instances.Namespace + "/" + t.name }
-func (t *dragonflyTarget) standIn() string     { return "" }
+func (t *dragonflyTarget) standIn() string     { return dataPlaneStandIn() }
 func (t *dragonflyTarget) container() string   { return "dragonfly" }
 func (t *dragonflyTarget) dataPort() int       { return 6379 }
 func (t *dragonflyTarget) adminPort() int      { return 9999 }
@@ -212,9 +212,6 @@ func (t *dragonflyTarget) deploy(ctx context.Context) (string, error) {
 	u, err := instances.Get(t.name)
 	if err != nil {
 		return "", err
-	}
-	if img := os.Getenv(DragonflyImageEnvVar); img != "" {
-		_ = unstructured.SetNestedField(u.Object, img, "spec", "image")
 	}
 	t.teardown(ctx)
 	if err := k8s.Create(ctx, u); err != nil {

@@ -106,7 +106,7 @@ func renderBundle(version string) types.EnvFunc {
 		if clientset, err = kubernetes.NewForConfig(rc); err != nil {
 			return ctx, err
 		}
-		bundle, err = operator.Render(ctx, version, operator.SourceOptions{})
+		bundle, err = operator.Render(ctx, version, bundleSource())
 		if err != nil {
 			return ctx, fmt.Errorf("rendering operator %s: %w", version, err)
 		}

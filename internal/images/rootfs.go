@@ -5,10 +5,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -32,12 +35,144 @@ var rootfsPackages = []string{
 	"procps", "e2fsprogs", "containerd", "runc", "containernetworking-plugins", "socat",
 }
 
-// debianMirror is $DFE2E_DEBIAN_MIRROR or deb.debian.org.
-func debianMirror() string {
-	if m := os.Getenv("DFE2E_DEBIAN_MIRROR"); m != "" {
-		return m
+// aptDir holds the host's apt sources; tests point it at a temporary tree.
+var aptDir = "/etc/apt"
+
+// debianMirror is the Debian archive debootstrap fetches from:
+// $DFE2E_DEBIAN_MIRROR, else the host's own apt source for the suite's main
+// component — the archive this machine is already set up to reach. It is
+// deliberately not part of rootfsKey: the same packages from another mirror
+// make the same root filesystem, and a new key means a cold rebuild.
+func debianMirror() (string, error) {
+	if m := strings.TrimSpace(os.Getenv("DFE2E_DEBIAN_MIRROR")); m != "" {
+		return m, nil
 	}
-	return "http://deb.debian.org/debian"
+	return aptMirror(aptDir, debianSuite)
+}
+
+// aptMirror returns the first URI, in apt's own reading order, of an enabled
+// binary ("deb") source under dir that serves suite itself (not its -updates
+// or -security suites, which are not complete archives) with component main.
+func aptMirror(dir, suite string) (string, error) {
+	files := []string{filepath.Join(dir, "sources.list")}
+	parts, err := os.ReadDir(filepath.Join(dir, "sources.list.d"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	for _, e := range parts { // ReadDir sorts by name, as apt reads them
+		if n := e.Name(); !e.IsDir() && (strings.HasSuffix(n, ".list") || strings.HasSuffix(n, ".sources")) {
+			files = append(files, filepath.Join(dir, "sources.list.d", n))
+		}
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		parse := parseOneLineSources
+		if strings.HasSuffix(f, ".sources") {
+			parse = parseDeb822Sources
+		}
+		for _, s := range parse(string(b)) {
+			if u := s.uriFor(suite); u != "" {
+				return u, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no Debian archive serving %s main in the apt sources under %s (sources.list, sources.list.d/*.list, sources.list.d/*.sources): set DFE2E_DEBIAN_MIRROR to the URL of a Debian archive that serves %s (e.g. http://<your-mirror>/debian)", suite, dir, suite)
+}
+
+// aptSource is one apt source entry, in either file format.
+type aptSource struct {
+	types, uris, suites, components []string
+	disabled                        bool
+}
+
+// uriFor is the entry's first URI debootstrap can fetch from when the entry
+// serves suite's main component, else "".
+func (s aptSource) uriFor(suite string) string {
+	if s.disabled || !slices.Contains(s.types, "deb") || !slices.Contains(s.suites, suite) || !slices.Contains(s.components, "main") {
+		return ""
+	}
+	for _, u := range s.uris {
+		// Only schemes debootstrap fetches; apt transports (cdrom:, mirror+…) are not.
+		if strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "file:") {
+			return u
+		}
+	}
+	return ""
+}
+
+// parseOneLineSources reads the one-line format:
+// "deb [option=value ...] uri suite component...", "#" starting a comment.
+func parseOneLineSources(text string) []aptSource {
+	var out []aptSource
+	for _, line := range strings.Split(text, "\n") {
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		line = strings.TrimSpace(line)
+		i := strings.IndexAny(line, " \t")
+		if i < 0 {
+			continue
+		}
+		typ, rest := line[:i], strings.TrimSpace(line[i:])
+		if strings.HasPrefix(rest, "[") {
+			end := strings.IndexByte(rest, ']')
+			if end < 0 {
+				continue
+			}
+			rest = rest[end+1:]
+		}
+		f := strings.Fields(rest)
+		if len(f) < 2 {
+			continue
+		}
+		out = append(out, aptSource{types: []string{typ}, uris: f[:1], suites: f[1:2], components: f[2:]})
+	}
+	return out
+}
+
+// parseDeb822Sources reads the deb822 format: stanzas of "Field: value"
+// separated by blank lines, indented continuation lines, "#" comment lines,
+// "Enabled: no" turning a stanza off.
+func parseDeb822Sources(text string) []aptSource {
+	var out []aptSource
+	fields := map[string]string{}
+	last := ""
+	flush := func() {
+		if len(fields) > 0 {
+			out = append(out, aptSource{
+				types: strings.Fields(fields["types"]), uris: strings.Fields(fields["uris"]),
+				suites: strings.Fields(fields["suites"]), components: strings.Fields(fields["components"]),
+				disabled: strings.EqualFold(strings.TrimSpace(fields["enabled"]), "no"),
+			})
+		}
+		fields, last = map[string]string{}, ""
+	}
+	for _, line := range strings.Split(text, "\n") {
+		switch {
+		case strings.TrimSpace(line) == "":
+			flush()
+		case strings.HasPrefix(line, "#"):
+		case line[0] == ' ' || line[0] == '\t':
+			if last != "" {
+				fields[last] += " " + strings.TrimSpace(line)
+			}
+		default:
+			k, v, ok := strings.Cut(line, ":")
+			if !ok {
+				continue
+			}
+			last = strings.ToLower(strings.TrimSpace(k))
+			fields[last] = strings.TrimSpace(v)
+		}
+	}
+	flush()
+	return out
 }
 
 func rootfsKey() string {
@@ -52,6 +187,10 @@ func EnsureRootfs(ctx context.Context, logf Logf) (string, error) {
 	out := filepath.Join(k8sbuild.CacheRoot(), "rootfs", debianSuite+"-"+key+".tar")
 	if _, err := os.Stat(out); err == nil {
 		return out, nil
+	}
+	mirror, err := debianMirror()
+	if err != nil {
+		return "", err
 	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return "", err
@@ -68,9 +207,9 @@ func EnsureRootfs(ctx context.Context, logf Logf) (string, error) {
 	// unmount them before removing the directory.
 	defer func() { unmountUnder(work); os.RemoveAll(work) }()
 	start := time.Now()
-	logf("debootstrap %s node root filesystem from %s (≈3 min cold)", debianSuite, debianMirror())
+	logf("debootstrap %s node root filesystem from %s (≈3 min cold)", debianSuite, mirror)
 	cmd := exec.CommandContext(ctx, "debootstrap", "--variant=minbase", "--cache-dir="+debs,
-		"--include="+strings.Join(rootfsPackages, ","), debianSuite, filepath.Join(work, "root"), debianMirror())
+		"--include="+strings.Join(rootfsPackages, ","), debianSuite, filepath.Join(work, "root"), mirror)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("debootstrap failed after %s: %w\n%s", time.Since(start).Round(time.Second), err, lastLines(b, 30))
 	}

@@ -34,14 +34,22 @@ var _ = Describe("Admission of Dragonfly objects", Label(LabelAdmission, LabelAP
 		entries,
 	)
 
-	It("states whether an admission webhook guards Dragonfly objects", func(ctx SpecContext) {
+	// With no webhook in the bundle there is nothing that could fail, so the
+	// statement is reported as info (a skip), not counted as a pass; a bundle
+	// that ships webhooks gets the real check, which the self-tests prove.
+	It("checks the admission webhooks that guard Dragonfly objects (service refs in "+operator.Namespace+", answering; info when none ships)", func(ctx SpecContext) {
+		var fs []finding.Finding
 		By("checking the bundle's webhook configurations (service refs in "+operator.Namespace+", answering)", func() {
-			fs, err := admissioncheck.CheckWebhooks(ctx, k8s, admissioncheck.WebhookTarget{
+			var err error
+			fs, err = admissioncheck.CheckWebhooks(ctx, k8s, admissioncheck.WebhookTarget{
 				Objects: bundle.Objects, Namespace: operator.Namespace, ProbeNamespace: operator.Namespace, GVK: admissioncheck.DragonflyGVK,
 			})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(finding.Violations(fs)).To(BeEmpty(), finding.Lines(fs))
 			report("webhook finding", fs)
 		})
+		if len(admissioncheck.Webhooks(bundle.Objects)) == 0 {
+			Skip(infoReason(fs))
+		}
 	})
 })

@@ -37,14 +37,18 @@ var _ = Describe("The operator's RBAC", Label(LabelRBAC, LabelAPITier), func() {
 		})
 	})
 
-	It("reports what its bindings grant beyond that (least privilege, a finding, not a failure)", func(ctx SpecContext) {
+	// Excess yields info findings only, so this spec could never fail on
+	// them: it ends as a skip carrying the report, never as a pass.
+	It("[info] reports what its bindings grant beyond that (least privilege)", func(ctx SpecContext) {
 		atLevel(Medium)
-		By("checking what the live bindings of "+operatorSA.String()+" grant beyond the needed set", func() {
-			fs, err := rbaccheck.Excess(ctx, clientset, operatorSA, rbaccheck.NeededFor(bundle.Version))
+		var fs []finding.Finding
+		By("reading what the live bindings of "+operatorSA.String()+" grant beyond the needed set", func() {
+			var err error
+			fs, err = rbaccheck.Excess(ctx, clientset, operatorSA, rbaccheck.NeededFor(bundle.Version))
 			Expect(err).NotTo(HaveOccurred())
-			Expect(finding.Violations(fs)).To(BeEmpty())
 			report("least-privilege report", fs)
 		})
+		Skip(InfoPrefix + rbaccheck.ExcessSummary(fs))
 	})
 
 	It("gives every other pinned version's own RBAC what that version needs", func(ctx SpecContext) {

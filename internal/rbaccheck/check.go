@@ -249,6 +249,19 @@ func Excess(ctx context.Context, cs kubernetes.Interface, s Subject, needed []Pe
 	return out, nil
 }
 
+// ExcessSummary is the least-privilege report in one line, for a run report
+// that shows it beside the spec.
+func ExcessSummary(fs []finding.Finding) string {
+	if len(fs) == 0 {
+		return "least privilege: the live bindings grant nothing beyond what the operator needs"
+	}
+	parts := make([]string, 0, len(fs))
+	for _, f := range fs {
+		parts = append(parts, f.Object+" "+strings.TrimSuffix(f.Message, " beyond what the operator needs"))
+	}
+	return fmt.Sprintf("least privilege: %d grant(s) beyond what the operator needs (a report, not a failure): %s", len(fs), strings.Join(parts, "; "))
+}
+
 func covered(g grant, s Subject, needed []Permission) bool {
 	for _, p := range needed {
 		res := p.Resource

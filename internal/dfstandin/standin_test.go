@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/hosttools"
 )
 
 // TestMain lets the SIGTERM test run this test binary as the entrypoint.
@@ -27,10 +29,8 @@ func TestMain(m *testing.M) {
 
 func needRedis(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("install redis-server (make deps)")
-	}
+	hosttools.Require(t, map[string]string{"redis-server": "redis-server"})
+	p, _ := exec.LookPath("redis-server")
 	return p
 }
 
@@ -515,7 +515,8 @@ func freePort(t *testing.T) string {
 }
 
 func TestEntrypointSavesOnSIGTERMAndHealthcheckHolds(t *testing.T) {
-	needRedis(t)
+	// The healthcheck script runs redis-cli.
+	hosttools.Require(t, map[string]string{"redis-server": "redis-server", "redis-cli": "redis-tools"})
 	dir := t.TempDir()
 	mainPort, adminPort := freePort(t), freePort(t)
 	args := append([]string{"dragonfly"}, operatorArgs[:4]...)
@@ -533,22 +534,18 @@ func TestEntrypointSavesOnSIGTERMAndHealthcheckHolds(t *testing.T) {
 	if v, _ := dial(t, "127.0.0.1:"+mainPort).DoRaw("GET", "v"); !strings.HasPrefix(v.Err, "NOAUTH") {
 		t.Errorf("DFLY_requirepass not enforced on the main port: %+v", v)
 	}
-	if _, err := exec.LookPath("redis-cli"); err == nil {
-		script := filepath.Join(t.TempDir(), "healthcheck.sh")
-		os.WriteFile(script, []byte(HealthcheckScript), 0o755)
-		hc := exec.Command("/bin/sh", script)
-		hc.Env = append(os.Environ(), "HEALTHCHECK_PORT="+adminPort)
-		if out, err := hc.CombinedOutput(); err != nil {
-			t.Errorf("healthcheck on the admin port: %v %s", err, out)
-		}
-		// Planted defect: probing the password-protected main port must fail.
-		hc = exec.Command("/bin/sh", script)
-		hc.Env = append(os.Environ(), "HEALTHCHECK_PORT="+mainPort)
-		if err := hc.Run(); err == nil {
-			t.Error("healthcheck passed against a port that answers NOAUTH")
-		}
-	} else {
-		t.Log("redis-cli missing: healthcheck script not exercised")
+	script := filepath.Join(t.TempDir(), "healthcheck.sh")
+	os.WriteFile(script, []byte(HealthcheckScript), 0o755)
+	hc := exec.Command("/bin/sh", script)
+	hc.Env = append(os.Environ(), "HEALTHCHECK_PORT="+adminPort)
+	if out, err := hc.CombinedOutput(); err != nil {
+		t.Errorf("healthcheck on the admin port: %v %s", err, out)
+	}
+	// Planted defect: probing the password-protected main port must fail.
+	hc = exec.Command("/bin/sh", script)
+	hc.Env = append(os.Environ(), "HEALTHCHECK_PORT="+mainPort)
+	if err := hc.Run(); err == nil {
+		t.Error("healthcheck passed against a port that answers NOAUTH")
 	}
 	if n := len(dumps(t, dir)); n != 0 {
 		t.Fatalf("%d snapshots before SIGTERM", n)

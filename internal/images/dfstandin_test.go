@@ -12,26 +12,16 @@ import (
 	"testing"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/dfstandin"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/hosttools"
 )
 
 // The Dragonfly-contract stand-in image: our static entrypoint as
 // ENTRYPOINT, the official image's user, WORKDIR, CMD and probe script, and
 // redis-server with its libraries.
 func TestDragonflyStandInImage(t *testing.T) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("install redis-server (make deps)")
-	}
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("needs the go tool to build the entrypoint")
-	}
+	hosttools.Require(t, StandInTools)
 	t.Setenv("DFE2E_CACHE", t.TempDir())
-	// Without the host's busybox-static (make deps) a stand-in file takes
-	// its place: the layout is checked, running the shell is not.
-	busybox, realBusybox := "/bin/busybox", true
-	if _, err := os.Stat(busybox); err != nil {
-		busybox, realBusybox = filepath.Join(t.TempDir(), "busybox"), false
-		os.WriteFile(busybox, []byte("#!/bin/false\n"), 0o755)
-	}
+	busybox := "/bin/busybox"
 	img, err := ensureDragonflyStandIn(context.Background(), t.Logf, busybox)
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +122,7 @@ func TestDragonflyStandInImage(t *testing.T) {
 	if out, err := exec.Command(bin, "dragonfly", "--version").CombinedOutput(); err != nil || !strings.Contains(string(out), "not Dragonfly") {
 		t.Errorf("entrypoint --version: %v %s", err, out)
 	}
-	if realBusybox && os.Geteuid() == 0 {
+	if os.Geteuid() == 0 {
 		root := t.TempDir()
 		unpackImage(t, img.Archive, root)
 		out, err := exec.Command("chroot", root, "/bin/sh", "-c", "cd /data && redis-server --version && dfe2e-dfstandin --version").CombinedOutput()

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/hosttools"
 )
 
 // The stand-in image must run redis-server with nothing but its own files:
@@ -18,6 +20,8 @@ func TestStandInImageRunsRedisServerAlone(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for chroot")
 	}
+	// Checked here so that EnsureStandIn finds every tool and installs nothing.
+	hosttools.Require(t, StandInTools)
 	t.Setenv("DFE2E_CACHE", t.TempDir())
 	img, err := EnsureStandIn(context.Background(), t.Logf)
 	if err != nil {

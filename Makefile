@@ -1,5 +1,6 @@
-# dragonfly-e2e — make targets. `make test` is the README's test command (and
-# what .ci/run calls); `make e2e` is the main job.
+# dragonfly-e2e — make targets. `make deps test` is the README's test command
+# (and what .ci/run calls); `make deps e2e` is the main job. Only `deps` and
+# `e2e` install anything; the test targets check and say what is missing.
 SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 GO ?= go
@@ -13,7 +14,7 @@ export DFE2E_OPERATOR_SOURCE
 DFE2E_FLUX_MANIFESTS ?= $(wildcard $(CURDIR)/../shared/upstream/flux/v2.9.5/manifests)
 export DFE2E_FLUX_MANIFESTS
 
-.PHONY: all build test test-unit test-api e2e lint bench deps envtest-assets clean help
+.PHONY: all build test test-unit test-api e2e lint bench deps check-deps envtest-assets clean help
 
 all: build
 
@@ -23,12 +24,15 @@ help: ## list targets
 build: ## build bin/dfe2e
 	$(GO) build -o bin/dfe2e ./cmd/dfe2e
 
-deps: ## install the Debian packages the tests use (redis-server, redis-tools) when missing
+deps: ## install the Debian packages the tests run (redis-server, redis-tools, busybox-static) when missing; root or sudo
 	@./hack/deps.sh
 
-test: deps test-unit test-api ## everything that runs without Docker: unit, static self-tests, API tier
+check-deps: ## exit 2 naming what is missing when a host tool the tests run is absent (installs nothing)
+	@./hack/deps.sh --check
 
-test-unit: ## unit tests and static-conformance self-tests (no cluster)
+test: check-deps test-unit test-api ## everything that runs without Docker: unit, static self-tests, API tier
+
+test-unit: check-deps ## unit tests and static-conformance self-tests (no cluster)
 	$(GO) test -count=1 ./...
 
 envtest-assets: ## build (once, cached) kube-apiserver and etcd for the API tier
@@ -60,7 +64,7 @@ lint: ## gofmt + go vet
 
 # BENCH_FLAGS e.g. "-reps 3 -requests-p1 50000"; see `go run ./cmd/loadbench -h`.
 BENCH_FLAGS ?=
-bench: deps build ## loadgen vs redis-benchmark against a local redis-server (ratios of ops/s and ops per client-CPU-second)
+bench: check-deps build ## loadgen vs redis-benchmark against a local redis-server (ratios of ops/s and ops per client-CPU-second)
 	$(GO) run ./cmd/loadbench -dfe2e bin/dfe2e -out $(ARTIFACTS)/bench $(BENCH_FLAGS)
 
 clean: ## remove build outputs and artifacts (not the build cache)

@@ -438,8 +438,8 @@ func checkSharedNamespacePrune(c *Context) []Finding {
 				continue
 			}
 			out = append(out, objFinding(gitops.Object{Unstructured: o, By: k}, fmt.Sprintf(
-				"Namespace %s is garbage-collected with Flux Kustomization %s (prune: true) but is shared with other tenants (e.g. %s): deleting or renaming that Kustomization deletes the namespace and everything in it; it lacks %s: %s",
-				operator.Namespace, k.Key(), TenantExample, operator.PruneAnnotation, operator.PruneDisabled)))
+				"Namespace %s lacks %s: %s, so it is garbage-collected with Flux Kustomization %s (prune: true), but it is shared with other tenants (e.g. %s): deleting or renaming that Kustomization deletes the namespace and everything in it",
+				operator.Namespace, operator.PruneAnnotation, operator.PruneDisabled, k.Key(), TenantExample)))
 		}
 	}
 	return out

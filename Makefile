@@ -13,6 +13,11 @@ export DFE2E_OPERATOR_SOURCE
 # Left empty, the release is downloaded from GitHub.
 DFE2E_FLUX_MANIFESTS ?= $(wildcard $(CURDIR)/../shared/upstream/flux/v2.9.5/manifests)
 export DFE2E_FLUX_MANIFESTS
+# Offline copies of the upstream operator images (docker save archives + SHA256SUMS),
+# served to the cluster through the run's registry mirror. Left empty, the
+# operator image must come from its registry.
+DFE2E_OPERATOR_IMAGES ?= $(wildcard $(CURDIR)/../shared/images/operator)
+export DFE2E_OPERATOR_IMAGES
 
 .PHONY: all build test test-unit test-api e2e lint bench deps check-deps envtest-assets clean help
 

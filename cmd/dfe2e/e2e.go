@@ -25,7 +25,10 @@ func init() {
 
 Images: the official ones when a registry is reachable; otherwise (or with
 --offline) a Kubernetes node image and component images are built from Go
-modules and Debian packages, cached by content. Ctrl-C or SIGTERM at any point
+modules and Debian packages, cached by content. Images that Kubernetes pulls
+(the operator, its sidecar, the Dragonfly data plane, --image-archive) are
+served by a registry the run starts, which the node's containerd uses as a
+mirror, so pull policy Always works with no internet. Ctrl-C or SIGTERM at any point
 removes the cluster's containers (or prints the one command that does).
 
 Exit codes: 0 passed, 1 a step or spec failed, 2 bad input, 3 nothing failed
@@ -63,6 +66,8 @@ but something was blocked (0 with --blocked-ok).`,
 	fl.BoolVar(&o.StopEngine, "stop-engine", false, "stop the Docker engine at the end if this run started it (CI: leave the machine as found)")
 	fl.StringVar(&o.SnapshotTarget, "snapshot-target", envOr("DFE2E_SNAPSHOT_TARGET", "dragonfly,redis-standin"), "snapshot-restore suite target(s), comma-separated: dragonfly (CRD-managed; blocked where its images cannot be had), redis-standin (redis-server, unmanaged — not Dragonfly: proves the suite's machinery on real storage) (env DFE2E_SNAPSHOT_TARGET)")
 	fl.StringVar(&o.OperatorVersion, "operator-version", operator.DefaultVersion, "bundled operator version under test")
+	fl.StringVar(&o.OperatorImages, "operator-images", os.Getenv("DFE2E_OPERATOR_IMAGES"), "directory of upstream operator image archives (operator-<version>.tar + SHA256SUMS), read in place and served to the cluster through the run's registry mirror (env DFE2E_OPERATOR_IMAGES)")
+	fl.StringVar(&o.DragonflyImage, "dragonfly-image", e2erun.DragonflyStandIn, "image the operator runs for every instance (--dragonfly-image of the manager): "+e2erun.DragonflyStandIn+" builds the Dragonfly-contract stand-in here (named as a stand-in in every report), "+e2erun.DragonflyOperatorDefault+" keeps the operator's default, anything else is an image reference")
 	fl.StringVar(&o.Flux.Manifests, "flux-manifests", os.Getenv(flux.ManifestsEnvVar),
 		"offline copy of the flux2 "+flux.Version+" release manifests (folder with source-controller.yaml, …; env "+flux.ManifestsEnvVar+"); empty: downloaded from GitHub")
 	fl.StringVar(&o.Flux.LabelFilter, "flux-label-filter", "health", "Ginkgo label filter of the Flux tier, run after the install tier")

@@ -51,8 +51,17 @@ type Options struct {
 	SnapshotTarget string
 	// OperatorVersion is the bundled operator release under test.
 	OperatorVersion string
-	Flux            FluxOptions
-	Logf            func(format string, args ...any)
+	// OperatorImages is a directory of upstream operator image archives
+	// (operator-<version>.tar with SHA256SUMS), read in place; empty: the
+	// operator image must come from its registry.
+	OperatorImages string
+	// DragonflyImage is the image the operator runs for every instance:
+	// DragonflyStandIn (the default) builds the Dragonfly-contract stand-in
+	// here; DragonflyOperatorDefault leaves the operator's own default; any
+	// other value is an image reference the cluster can pull.
+	DragonflyImage string
+	Flux           FluxOptions
+	Logf           func(format string, args ...any)
 }
 
 // FluxOptions configure the Flux tier.
@@ -62,6 +71,12 @@ type FluxOptions struct {
 	LabelFilter string
 	Skip        bool
 }
+
+// Values of Options.DragonflyImage that are not image references.
+const (
+	DragonflyStandIn         = "standin"
+	DragonflyOperatorDefault = "operator-default"
+)
 
 // Validate rejects options that cannot work, before anything is created.
 func (o *Options) Validate() error {
@@ -76,6 +91,18 @@ func (o *Options) Validate() error {
 	}
 	if err := checkSnapshotTarget(o.SnapshotTarget); err != nil {
 		return err
+	}
+	if o.DragonflyImage == "" {
+		o.DragonflyImage = DragonflyStandIn
+	}
+	if o.OperatorImages != "" {
+		archives, err := images.OperatorArchives(o.OperatorImages)
+		if err != nil {
+			return fmt.Errorf("--operator-images: %w", err)
+		}
+		if _, ok := archives[o.OperatorVersion]; !ok {
+			return fmt.Errorf("--operator-images %s holds no archive of operator %s", o.OperatorImages, o.OperatorVersion)
+		}
 	}
 	for _, a := range o.Archives {
 		if _, err := os.Stat(a); err != nil {
@@ -158,6 +185,7 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 		set  *images.Set
 		cl   *kindconfig.Cluster
 		fimg *fluxImages
+		air  airGap
 	)
 	kc := filepath.Join(o.Artifacts, "kind-"+o.Cluster+".kubeconfig")
 	p := Plan{ReportDir: filepath.Join(o.Artifacts, "report"), Logf: logf}
@@ -177,10 +205,17 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 			}
 			return set.NodeImage, nil
 		}},
+		Step{"images: operator, kube-rbac-proxy, Dragonfly data plane", func(ctx context.Context) (string, error) {
+			return air.collect(ctx, o, logf)
+		}},
+		Step{"registry: start and push every image", func(ctx context.Context) (string, error) {
+			return air.start(ctx, o, eng.Docker, logf)
+		}},
 		Step{"cluster", func(ctx context.Context) (string, error) {
 			cl = kindconfig.New(kindconfig.Options{
 				Name: o.Cluster, NodeImage: set.NodeImage, Offline: set.Offline, Kubeconfig: kc, Reuse: o.Reuse,
 				Logf: logf, ReadyTimeout: wait.Timeout(wait.ClusterReady), Docker: eng.Docker,
+				Mirrors: air.mirrors(),
 			})
 			err := cl.Create(ctx)
 			if errors.Is(err, kindconfig.ErrExists) {
@@ -189,11 +224,11 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 			return kc, err
 		}},
 	)
-	if len(o.Archives)+len(o.LoadImages) > 0 {
+	p.Setup = append(p.Setup, Step{"registry: attach to the cluster's network", func(ctx context.Context) (string, error) {
+		return air.reg.MirrorURL(), air.reg.Attach(ctx)
+	}})
+	if len(o.LoadImages) > 0 {
 		p.Setup = append(p.Setup, Step{"load images", func(ctx context.Context) (string, error) {
-			if err := cl.LoadArchives(o.Archives...); err != nil {
-				return "", err
-			}
 			return "", cl.LoadImages(ctx, o.LoadImages...)
 		}})
 	}
@@ -210,6 +245,9 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 			"DFE2E_ARTIFACTS=" + o.Artifacts, "DFE2E_OPERATOR_VERSION=" + o.OperatorVersion}
 		if o.SnapshotTarget != "" {
 			env = append(env, "DFE2E_SNAPSHOT_TARGET="+o.SnapshotTarget)
+		}
+		if air.dragonfly != "" {
+			env = append(env, "DFE2E_DRAGONFLY_IMAGE="+air.dragonfly, "DFE2E_DRAGONFLY_STANDIN="+air.standIn)
 		}
 		return append(env, extra...)
 	}
@@ -243,10 +281,24 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 	p.Teardown = append(p.Teardown, Teardown{"cluster: logs and removal", func(ctx context.Context, failed bool) (string, error) {
 		return finishCluster(ctx, o, cl, kc, failed, logf)
 	}})
+	// Runs before the cluster's removal (teardown is last first): a registry
+	// still on the kind network would keep that network from being removed.
+	p.Teardown = append(p.Teardown, Teardown{"registry: removal", func(ctx context.Context, failed bool) (string, error) {
+		if air.reg == nil || (cl != nil && (o.Keep || (o.KeepOnFailure && failed))) {
+			return "", ErrNothingToDo
+		}
+		return "removed " + air.reg.Name(), air.reg.Stop(ctx)
+	}})
 	// The node image is known only once the images step ran.
 	p.Env = func() []string {
 		env := []string{"cluster=kind", "operator=" + o.OperatorVersion,
 			"operator-image=" + operator.ManagerImageRepository + ":" + o.OperatorVersion}
+		if air.dragonfly != "" {
+			env = append(env, "dragonfly-image="+air.dragonfly)
+		}
+		if air.standIn != "" {
+			env = append(env, "stand-in="+air.standIn)
+		}
 		if set != nil {
 			env = append(env, "node-image="+set.NodeImage)
 			if set.Offline {

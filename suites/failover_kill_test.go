@@ -155,7 +155,7 @@ var _ = Describe("Failover", Label(LabelFailover, labelDataDisruptive), func() {
 				return true, "", nil
 			})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(failover.WaitServiceFollows(ctx, sf.pod, nm.Name)).To(Succeed())
+		Expect(failover.WaitServiceFollows(ctx, sf.pod, old.Name, nm.Name)).To(Succeed())
 		stopWriter()
 
 		By("counting acknowledged writes missing on the new master (RPO) and verifying the dataset")

@@ -131,7 +131,7 @@ func TestPromotedReplicaRTOAndRPO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := WaitServiceFollows(context.Background(), r.resolve, replica.Addr); err != nil {
+	if err := WaitServiceFollows(context.Background(), r.resolve, primary.Addr, replica.Addr); err != nil {
 		t.Fatal(err)
 	}
 	stop()
@@ -191,11 +191,31 @@ func TestServiceStuckOnDeadMasterIsDetectedWithinBound(t *testing.T) {
 		t.Fatalf("detection took %s; bound is %s", took, wait.Timeout(wait.FailoverRecovered))
 	}
 	start := time.Now()
-	err = WaitServiceFollows(context.Background(), r.resolve, replica.Addr)
-	if err == nil || !strings.Contains(err.Error(), "still points at "+dead) || time.Since(start) > 2*wait.Timeout(wait.FailoverRecovered) {
+	err = WaitServiceFollows(context.Background(), r.resolve, dead, replica.Addr)
+	if err == nil || !strings.Contains(err.Error(), "still points at the dead master "+dead) || time.Since(start) > 2*wait.Timeout(wait.FailoverRecovered) {
 		t.Fatalf("got %v after %s; want the stuck address named within the bound", err, time.Since(start))
 	}
 	stop()
 	<-done
 	t.Logf("detected in %s: %v", took.Round(time.Millisecond), re)
+}
+
+// A Service whose only pod was the dead master resolves to nothing once its
+// endpoint is gone: the error must still name the dead master (by the name
+// the caller knows it by, a pod name in the suites), and must tell that
+// apart from a Service that moved to a third pod.
+func TestStuckServiceWithoutEndpointsNamesTheDeadMaster(t *testing.T) {
+	noEndpoints := func(context.Context) (string, error) {
+		return "", errors.New("Service ns/redis-fo routes to 0 pods [], want exactly the master")
+	}
+	err := WaitServiceFollows(context.Background(), noEndpoints, "redis-fo-a", "redis-fo-b")
+	if err == nil || !strings.Contains(err.Error(), "stuck on the dead master redis-fo-a") || !strings.Contains(err.Error(), "routes to 0 pods") ||
+		!strings.Contains(err.Error(), "new master redis-fo-b") {
+		t.Fatalf("got %v; want the dead master redis-fo-a, the empty Service and the new master named", err)
+	}
+	elsewhere := func(context.Context) (string, error) { return "redis-fo-c", nil }
+	err = WaitServiceFollows(context.Background(), elsewhere, "redis-fo-a", "redis-fo-b")
+	if err == nil || !strings.Contains(err.Error(), "points at redis-fo-c, neither the dead master redis-fo-a") {
+		t.Fatalf("got %v; want the third pod named as such", err)
+	}
 }

@@ -64,24 +64,34 @@ func MeasureRTO(ctx context.Context, log *Log, killedAt time.Time, deadAddr stri
 	return rto, nil
 }
 
-// WaitServiceFollows waits until resolve returns newMaster (the address of
-// the promoted replica), bounded by FailoverRecovered; the error names the
-// address the Service is stuck on.
-func WaitServiceFollows(ctx context.Context, resolve Resolver, newMaster string) error {
-	last := "no pod"
-	_, err := wait.For(ctx, "the Service to point at the new master "+newMaster, wait.FailoverRecovered,
+// WaitServiceFollows waits until resolve returns newMaster (the promoted
+// replica), bounded by FailoverRecovered. deadMaster is what the Service
+// resolved to before the kill: a Service stuck on it either still resolves
+// to it or, once its endpoint is gone, to no pod at all, and the error names
+// it in both cases, so a stuck Service is told apart from one that moved
+// elsewhere.
+func WaitServiceFollows(ctx context.Context, resolve Resolver, deadMaster, newMaster string) error {
+	last, lastErr := "", "not resolved yet"
+	_, err := wait.For(ctx, "the Service to point at the new master "+newMaster+" instead of the dead master "+deadMaster, wait.FailoverRecovered,
 		func(ctx context.Context) (bool, string, error) {
 			a, err := resolve(ctx)
 			if err != nil {
-				last = "no pod"
-				return false, err.Error(), nil
+				last, lastErr = "", err.Error()
+				return false, lastErr, nil
 			}
-			last = a
+			last, lastErr = a, ""
 			return a == newMaster, "Service resolves to " + a, nil
 		})
-	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("the Service still points at %s, not at the new master %s, after %s=%s: %w",
-			last, newMaster, wait.FailoverRecovered, wait.Timeout(wait.FailoverRecovered), err)
+	if err == nil || ctx.Err() != nil {
+		return err
 	}
-	return err
+	bound := fmt.Sprintf("after %s=%s", wait.FailoverRecovered, wait.Timeout(wait.FailoverRecovered))
+	switch {
+	case last == deadMaster:
+		return fmt.Errorf("the Service still points at the dead master %s, not at the new master %s, %s: %w", deadMaster, newMaster, bound, err)
+	case last == "":
+		return fmt.Errorf("the Service is stuck on the dead master %s: it resolves to no live pod (%s), not to the new master %s, %s: %w", deadMaster, lastErr, newMaster, bound, err)
+	default:
+		return fmt.Errorf("the Service points at %s, neither the dead master %s nor the new master %s, %s: %w", last, deadMaster, newMaster, bound, err)
+	}
 }

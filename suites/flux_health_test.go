@@ -277,11 +277,18 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 			Expect(err).NotTo(HaveOccurred(), "the unprotected-namespace Kustomization must apply before it is removed")
 			plantNeighbour(ctx, unprotectedNamespace)
 			Expect(namespaceAndNeighbourKept(ctx, unprotectedNamespace)).To(Succeed(), "before the removal")
+			// The planted defect is the missing opt-out, so the failure below
+			// is for that reason and no other.
+			var live corev1.Namespace
+			Expect(k8s.Get(ctx, client.ObjectKey{Name: unprotectedNamespace}, &live)).To(Succeed())
+			Expect(live.Annotations).NotTo(HaveKeyWithValue(operator.PruneAnnotation, operator.PruneDisabled),
+				"Namespace %s must lack %s: %s for this defect", unprotectedNamespace, operator.PruneAnnotation, operator.PruneDisabled)
 			took, err := deleteAndWait(ctx, ks, wait.ObjectDeleted, " (no health checks: nothing holds its finalizer)")
 			Expect(err).NotTo(HaveOccurred())
 			err = namespaceAndNeighbourKept(ctx, unprotectedNamespace)
 			Expect(err).To(HaveOccurred(), "the prune-safety check passed although the namespace had no prune opt-out")
-			Expect(err.Error()).To(ContainSubstring(unprotectedNamespace))
+			// The namespace itself, not only the tenant in it, is named as deleted.
+			Expect(err.Error()).To(ContainSubstring("shared namespace " + unprotectedNamespace + " "))
 			AddReportEntry("verdict", fmt.Sprintf("after a removal that took %s: %v", took.Round(time.Second), err))
 		})
 	})

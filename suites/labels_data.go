@@ -9,6 +9,10 @@ const (
 	// LabelFailover: master killed under write load → promotion, Service
 	// follows, RTO/RPO measured, dataset verifies.
 	LabelFailover = "failover"
+	// LabelRollingUpdate: a spec change on a replicated instance → the
+	// operator replaces pods one at a time, hands the master over with
+	// REPLTAKEOVER, deletes the old master last; dataset and writes kept.
+	LabelRollingUpdate = "rolling-update"
 	// LabelDataSelfTest: planted defects of the data suites (snapshot dir off
 	// the volume), each proven to make its check fail naming the defect.
 	// Not "selftest": those run on envtest, these need nodes.

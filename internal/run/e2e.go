@@ -24,7 +24,7 @@ import (
 
 // DefaultLabels select the install tier and the data tier (snapshot-restore
 // and failover with their planted defects); the Flux tier runs after them.
-const DefaultLabels = "install || rbac || admission || selftest || snapshot-restore || failover || data-selftest"
+const DefaultLabels = "install || rbac || admission || selftest || snapshot-restore || failover || rolling-update || data-selftest"
 
 // SnapshotTargets are the values Options.SnapshotTarget accepts.
 var SnapshotTargets = []string{"dragonfly", "redis-standin"}

@@ -83,6 +83,9 @@ const (
 	// length (warmup + duration; the whole bound for a request-count run):
 	// scheduling, image start, prefill, dialling and the result upload.
 	LoadJobFinished Name = "LoadJobFinished"
+	// RollingUpdateDone bounds an operator-driven rolling update of a
+	// 3-pod instance: each pod replaced and Ready in turn, then the takeover.
+	RollingUpdateDone Name = "RollingUpdateDone"
 )
 
 // Defaults holds the timeout for each name on an unloaded 2-core machine.
@@ -110,6 +113,7 @@ var Defaults = map[Name]time.Duration{
 	SourceReady:         5 * time.Minute,
 	FluxRestored:        7 * time.Minute,
 	LoadJobFinished:     5 * time.Minute,
+	RollingUpdateDone:   6 * time.Minute,
 }
 
 // EnvVar overrides timeouts: a JSON object of name → duration string.

@@ -1,0 +1,176 @@
+//go:build e2e
+
+package suites
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures/instances"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/dataset"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/failover"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/instance"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/rollout"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
+	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
+)
+
+// rolloutArg is the spec change that starts the rolling update: a real
+// Dragonfly flag with a harmless value, so the same spec holds for Dragonfly.
+const rolloutArg = "--maxclients=10001"
+
+var _ = Describe("Rolling update", Label(LabelRollingUpdate, labelDataDisruptive), func() {
+	It("replaces the pods one at a time when spec.args changes, hands the master to an updated replica and deletes the old master last; no acknowledged write is lost and the dataset is intact; takeover RTO and RPO are reported", func(ctx SpecContext) {
+		reportDataPlane()
+		atLevel(High)
+		needNodes()
+		t := &dragonflyTarget{name: instances.Replicated}
+		blocked, err := t.deploy(ctx)
+		DeferCleanup(func(ctx SpecContext) { t.teardown(ctx) }, NodeTimeout(3*time.Minute))
+		Expect(err).NotTo(HaveOccurred())
+		if blocked != "" {
+			Skip(blocked)
+		}
+		roles, err := instance.WaitReady(ctx, k8s, instances.Namespace, instances.Replicated)
+		Expect(err).NotTo(HaveOccurred())
+		oldMaster := roles.Master
+
+		By("loading the dataset through the master")
+		ds := datasetSpec()
+		f, err := instance.PortForward(ctx, restConfig(), clientset, oldMaster.Namespace, oldMaster.Name, 6379)
+		Expect(err).NotTo(HaveOccurred())
+		c, err := dataset.Connect(ctx, f.Addr, "", 4)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = dataset.Write(ctx, c, ds, dataset.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		c.Close()
+		f.Close()
+
+		var sts appsv1.StatefulSet
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: instances.Namespace, Name: instances.Replicated}, &sts)).To(Succeed())
+		oldRev := sts.Status.UpdateRevision
+
+		By("sampling the pods while writing through the Service, then changing spec.args")
+		stopSampling := samplePods(ctx, instances.Replicated)
+		sf, log, stopWriter := writeThroughService(ctx, instances.Namespace, instances.Replicated, 200)
+		changedAt := time.Now()
+		Expect(appendArg(ctx, instances.Replicated, rolloutArg)).To(Succeed())
+
+		var newRev string
+		took, err := wait.For(ctx, "the operator to roll Dragonfly "+instances.Replicated+" to a new revision: every pod updated, Ready, one master", wait.RollingUpdateDone,
+			func(ctx context.Context) (bool, string, error) {
+				var s appsv1.StatefulSet
+				if err := k8s.Get(ctx, client.ObjectKey{Namespace: instances.Namespace, Name: instances.Replicated}, &s); err != nil {
+					return false, err.Error(), nil
+				}
+				newRev = s.Status.UpdateRevision
+				if newRev == oldRev {
+					return false, "StatefulSet still at revision " + oldRev, nil
+				}
+				smp, err := rollout.Take(ctx, k8s, instances.Namespace, instances.Replicated)
+				if err != nil {
+					return false, err.Error(), nil
+				}
+				masters, updated := 0, 0
+				for _, p := range smp.Pods {
+					if p.Role == "master" {
+						masters++
+					}
+					if p.Revision == newRev && p.Ready && !p.Deleting {
+						updated++
+					}
+				}
+				return updated == 3 && masters == 1 && len(smp.Pods) == 3, fmt.Sprintf("%d of 3 pods updated and Ready, %d masters", updated, masters), nil
+			})
+		all := stopSampling()
+		Expect(err).NotTo(HaveOccurred(), "rolling update from %s (%d samples)", oldRev, len(all))
+		AddReportEntry(reports.MetricEntry, reports.Metric{Name: "rolling update duration (" + instances.Replicated + ", 3 pods)", Unit: "s", Better: reports.Lower, Values: []float64{took.Seconds()}})
+
+		By("judging the rollout: one pod at a time, master handed to an updated replica, old master last")
+		r := rollout.Judge(all, oldRev, newRev, 3)
+		GinkgoWriter.Printf("rollout %s → %s: %d samples, takeover to %s at +%s, most pods not serving at once: %d\n",
+			oldRev, newRev, len(all), r.NewMaster, r.Takeover.Sub(changedAt).Round(time.Millisecond), r.MostUnavailable)
+		Expect(r.Err()).NotTo(HaveOccurred())
+
+		By("measuring the takeover: RTO from the takeover, RPO on the new master")
+		rto, err := failover.MeasureRTO(ctx, log, r.Takeover, sf.addrOf(oldMaster.Name))
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry(reports.MetricEntry, reports.Metric{Name: "rolling-update takeover RTO (" + instances.Replicated + ")", Unit: "s", Better: reports.Lower, Values: []float64{rto.Seconds()}})
+		stopWriter()
+		final, err := instance.Discover(ctx, k8s, instances.Namespace, instances.Replicated)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(final.Master).NotTo(BeNil())
+		nf, err := instance.PortForward(ctx, restConfig(), clientset, final.Master.Namespace, final.Master.Name, 6379)
+		Expect(err).NotTo(HaveOccurred())
+		defer nf.Close()
+		nc, err := dataset.Connect(ctx, nf.Addr, "", 4)
+		Expect(err).NotTo(HaveOccurred())
+		defer nc.Close()
+		rpo, err := failover.CountRPO(ctx, nc, log)
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry(reports.MetricEntry, reports.Metric{Name: "rolling-update takeover RPO (" + instances.Replicated + ", acknowledged writes lost)", Unit: "writes", Better: reports.Lower, Values: []float64{float64(rpo.Lost)}})
+		Expect(rpo.Lost).To(BeZero(), "acknowledged writes lost in the rolling update: %s", rpo)
+		v, err := dataset.Verify(ctx, nc, ds, dataset.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(v.Err()).NotTo(HaveOccurred())
+	}, NodeTimeout(15*time.Minute))
+})
+
+// samplePods reads the instance's pods every 200 ms until stop is called
+// (or the spec ends) and returns what it saw.
+func samplePods(ctx context.Context, name string) (stop func() []rollout.Sample) {
+	var (
+		mu  sync.Mutex
+		out []rollout.Sample
+	)
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if s, err := rollout.Take(sctx, k8s, instances.Namespace, name); err == nil {
+				mu.Lock()
+				out = append(out, s)
+				mu.Unlock()
+			}
+			select {
+			case <-sctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	stop = func() []rollout.Sample {
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]rollout.Sample{}, out...)
+	}
+	DeferCleanup(func() { stop() })
+	return stop
+}
+
+// appendArg adds arg to the Dragonfly's spec.args, as a user edits the object.
+func appendArg(ctx context.Context, name, arg string) error {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(instance.GVK)
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: instances.Namespace, Name: name}, u); err != nil {
+		return err
+	}
+	args, _, _ := unstructured.NestedStringSlice(u.Object, "spec", "args")
+	if err := unstructured.SetNestedStringSlice(u.Object, append(args, arg), "spec", "args"); err != nil {
+		return err
+	}
+	return k8s.Update(ctx, u)
+}

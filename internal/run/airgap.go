@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
@@ -31,8 +32,15 @@ func (a *airGap) collect(ctx context.Context, o Options, logf func(string, ...an
 		if err != nil {
 			return "", err
 		}
-		a.archives = append(a.archives, archives[o.OperatorVersion])
-		notes = append(notes, "operator "+o.OperatorVersion+" from "+archives[o.OperatorVersion])
+		// Every pinned release, not only the one under test: an upgrade
+		// spec pulls the others through the same mirror.
+		versions := make([]string, 0, len(archives))
+		for v, ar := range archives {
+			a.archives = append(a.archives, ar)
+			versions = append(versions, v)
+		}
+		sort.Strings(versions)
+		notes = append(notes, "operator "+strings.Join(versions, ", ")+" from "+o.OperatorImages)
 	} else {
 		notes = append(notes, "no operator archive (--operator-images): the operator image comes from its registry")
 	}

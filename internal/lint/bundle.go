@@ -319,3 +319,20 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// CRDReleases names the pinned releases whose Dragonfly CRD schema crd
+// carries: exactly, or, when none matches exactly, the largest ones it
+// extends (exact false). A live check uses it to tell which release the API
+// server serves, whatever the running operator is.
+func CRDReleases(crd *unstructured.Unstructured, src operator.SourceOptions) ([]string, bool, error) {
+	rels := map[string]*release{}
+	for _, v := range operator.Versions() {
+		r, err := upstreamRelease(v, src)
+		if err != nil {
+			return nil, false, err
+		}
+		rels[v] = r
+	}
+	vs, exact := matchRelease(crdFields(crd), func(r *release) map[string]bool { return r.crd }, rels)
+	return vs, exact, nil
+}

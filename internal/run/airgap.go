@@ -60,7 +60,7 @@ func (a *airGap) collect(ctx context.Context, o Options, logf func(string, ...an
 		}
 		a.archives = append(a.archives, si.Archive)
 		a.dragonfly = si.Ref
-		a.standIn = "Dragonfly-contract stand-in " + si.Ref + " (redis-server " + si.Package + " behind dfe2e-dfstandin; the operator is real)"
+		a.standIn = "Dragonfly-contract stand-in " + si.Ref + " (Debian redis-server behind dfe2e-dfstandin, " + si.Package + "; the operator is real)"
 		notes = append(notes, "Dragonfly: contract stand-in "+si.Ref)
 	default:
 		a.dragonfly = o.DragonflyImage

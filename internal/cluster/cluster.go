@@ -11,7 +11,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -19,13 +18,11 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 )
 
-// EnvVar selects the provider.
-const EnvVar = "DFE2E_CLUSTER"
-
-// DefaultProvider is used when EnvVar is empty: it needs no Docker and no cluster.
+// DefaultProvider is used when config.EnvCluster is empty: it needs no Docker and no cluster.
 const DefaultProvider = "envtest"
 
 // Provider brings up (or connects to) one API server and tears it down.
@@ -86,7 +83,7 @@ func Names() []string {
 
 // FromEnv returns the provider DFE2E_CLUSTER names (DefaultProvider when unset).
 func FromEnv() (Provider, error) {
-	name := strings.TrimSpace(os.Getenv(EnvVar))
+	name := strings.TrimSpace(config.FromEnv().Cluster)
 	if name == "" {
 		name = DefaultProvider
 	}
@@ -103,7 +100,7 @@ func ByName(name string) (Provider, error) {
 		if name == "kind" {
 			hint = " (the kind provider is not built into this version yet)"
 		}
-		return nil, fmt.Errorf("%s=%q is not a known cluster provider%s: use one of %s", EnvVar, name, hint, strings.Join(Names(), ", "))
+		return nil, fmt.Errorf("%s=%q is not a known cluster provider%s: use one of %s", config.EnvCluster, name, hint, strings.Join(Names(), ", "))
 	}
 	return f()
 }
@@ -121,7 +118,7 @@ type UnreachableError struct {
 func (e *UnreachableError) Error() string {
 	msg := fmt.Sprintf("%s provider: API server %s is unreachable: %v — %s", e.Provider, e.Host, e.Err, e.Remedy)
 	if e.Waited != "" {
-		msg += fmt.Sprintf(" (waited %s=%s; a slow server needs a larger value in %s)", e.Waited, wait.Timeout(e.Waited), wait.EnvVar)
+		msg += fmt.Sprintf(" (waited %s=%s; a slow server needs a larger value in %s)", e.Waited, wait.Timeout(e.Waited), config.EnvTimeouts)
 	}
 	return msg
 }

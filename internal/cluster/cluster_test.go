@@ -9,17 +9,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 )
 
-func TestMain(m *testing.M) {
-	// Keep the unreachable-server test short; the named timeout is what a
-	// slow CI would raise.
-	os.Setenv("DFE2E_TIMEOUTS", `{"APIServerReachable":"1s"}`)
-	os.Exit(m.Run())
-}
-
 func TestUnknownProviderListsKnownOnes(t *testing.T) {
-	t.Setenv(EnvVar, "minikube")
+	t.Setenv(config.EnvCluster, "minikube")
 	_, err := FromEnv()
 	if err == nil || !strings.Contains(err.Error(), "envtest") || !strings.Contains(err.Error(), "kubeconfig") {
 		t.Fatalf("want an error listing the known providers, got %v", err)
@@ -27,7 +22,7 @@ func TestUnknownProviderListsKnownOnes(t *testing.T) {
 }
 
 func TestDefaultProviderIsEnvtest(t *testing.T) {
-	t.Setenv(EnvVar, "")
+	t.Setenv(config.EnvCluster, "")
 	p, err := FromEnv()
 	if err != nil || p.Name() != "envtest" {
 		t.Fatalf("want envtest, got %v, %v", p, err)
@@ -37,6 +32,9 @@ func TestDefaultProviderIsEnvtest(t *testing.T) {
 // A kubeconfig pointing at a loopback port nobody listens on must fail within
 // the named timeout with an error that says what to do.
 func TestKubeconfigUnreachableServerFailsFastAndSaysWhatToDo(t *testing.T) {
+	// Short, to keep the test short; the named timeout is what a slow CI
+	// would raise.
+	t.Setenv(config.EnvTimeouts, `{"APIServerReachable":"1s"}`)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -10,13 +10,10 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/k8sbuild"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 )
-
-// AssetsEnvVar is the controller-runtime envtest convention: a directory
-// holding kube-apiserver and etcd.
-const AssetsEnvVar = "KUBEBUILDER_ASSETS"
 
 func init() {
 	Register("envtest", func() (Provider, error) { return &Envtest{}, nil })
@@ -49,15 +46,15 @@ func (e *Envtest) logf(format string, args ...any) {
 func (e *Envtest) assets(ctx context.Context) (string, error) {
 	dir := e.AssetsDir
 	if dir == "" {
-		dir = os.Getenv(AssetsEnvVar)
+		dir = config.FromEnv().KubebuilderAssets
 	}
 	if dir == "" {
-		e.logf("%s is not set: building (or reusing cached) kube-apiserver %s and etcd %s", AssetsEnvVar, k8sbuild.KubernetesVersion, k8sbuild.EtcdVersion)
+		e.logf("%s is not set: building (or reusing cached) kube-apiserver %s and etcd %s", config.EnvKubebuilderAssets, k8sbuild.KubernetesVersion, k8sbuild.EtcdVersion)
 		return k8sbuild.EnvtestAssets(ctx, k8sbuild.Logf(e.logf))
 	}
 	for _, b := range []string{"kube-apiserver", "etcd"} {
 		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
-			return "", fmt.Errorf("envtest provider: %s=%s has no %s: run `go run ./cmd/dfe2e assets envtest` and export its output as %s, or unset it to build the pinned binaries", AssetsEnvVar, dir, b, AssetsEnvVar)
+			return "", fmt.Errorf("envtest provider: %s=%s has no %s: run `go run ./cmd/dfe2e assets envtest` and export its output as %s, or unset it to build the pinned binaries", config.EnvKubebuilderAssets, dir, b, config.EnvKubebuilderAssets)
 		}
 	}
 	return dir, nil

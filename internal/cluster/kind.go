@@ -3,15 +3,12 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"os"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 )
 
-// KindKubeconfigEnvVar names the kubeconfig of the kind cluster that
-// `dfe2e e2e` (make e2e) created for this run.
-const KindKubeconfigEnvVar = "DFE2E_KIND_KUBECONFIG"
-
 func init() {
-	Register("kind", func() (Provider, error) { return &Kind{Path: os.Getenv(KindKubeconfigEnvVar)}, nil })
+	Register("kind", func() (Provider, error) { return &Kind{Path: config.FromEnv().KindKubeconfig}, nil })
 }
 
 // Kind connects to the disposable kind cluster that `dfe2e e2e` created.
@@ -25,7 +22,7 @@ func (k *Kind) Name() string { return "kind" }
 // Start implements Provider.
 func (k *Kind) Start(ctx context.Context) (*Cluster, error) {
 	if k.Path == "" {
-		return nil, fmt.Errorf("kind provider: %s is not set — run the kind tier with `make e2e` (or `dfe2e e2e`), which creates the cluster and sets it; to use a cluster you manage, use %s=kubeconfig", KindKubeconfigEnvVar, EnvVar)
+		return nil, fmt.Errorf("kind provider: %s is not set — run the kind tier with `make e2e` (or `dfe2e e2e`), which creates the cluster and sets it; to use a cluster you manage, use %s=kubeconfig", config.EnvKindKubeconfig, config.EnvCluster)
 	}
 	c, err := (&Kubeconfig{Path: k.Path}).Start(ctx)
 	if err != nil {

@@ -3,10 +3,10 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 )
 
@@ -36,13 +36,13 @@ func (k *Kubeconfig) Start(ctx context.Context) (*Cluster, error) {
 	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: k.Context})
 	cfg, err := loader.ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig provider: no usable kubeconfig (KUBECONFIG=%q): %w — point KUBECONFIG at your cluster's kubeconfig, or use %s=envtest to run against a local API server", os.Getenv("KUBECONFIG"), err, EnvVar)
+		return nil, fmt.Errorf("kubeconfig provider: no usable kubeconfig (KUBECONFIG=%q): %w — point KUBECONFIG at your cluster's kubeconfig, or use %s=envtest to run against a local API server", config.FromEnv().Kubeconfig, err, config.EnvCluster)
 	}
 	file := k.Path
 	if file == "" {
 		file = rules.GetDefaultFilename()
 	}
-	remedy := "check that the cluster is running and that KUBECONFIG and its current context point at it, or use " + EnvVar + "=envtest"
+	remedy := "check that the cluster is running and that KUBECONFIG and its current context point at it, or use " + config.EnvCluster + "=envtest"
 	if err := WaitReachable(ctx, k.Name(), cfg, wait.APIServerReachable, remedy); err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"strings"
 )
 
 // The environment variables, for messages that tell the user what to set.
@@ -259,4 +260,21 @@ func (s Settings) DockerBinary() string {
 		return s.Docker
 	}
 	return "docker"
+}
+
+// ChildEnv is the environment for a child process that must see exactly s:
+// this process's environment without any variable of Settings, then s.Env().
+// A setting s leaves empty is therefore unset in the child, not inherited.
+func (s Settings) ChildEnv() []string {
+	names := map[string]bool{}
+	for _, n := range Names() {
+		names[n] = true
+	}
+	var out []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); !names[k] {
+			out = append(out, kv)
+		}
+	}
+	return append(out, s.Env()...)
 }

@@ -142,3 +142,20 @@ func TestCacheRootOrder(t *testing.T) {
 		t.Errorf("nothing set: %s", got)
 	}
 }
+
+// The child sees s and nothing of this process's settings that s leaves
+// empty; everything else is inherited.
+func TestChildEnv(t *testing.T) {
+	t.Setenv(EnvDragonflyStandIn, "stale stand-in")
+	t.Setenv(EnvCluster, "envtest")
+	t.Setenv("DFE2E_CONFIG_TEST_OTHER", "kept")
+	env := Settings{Cluster: "kind"}.ChildEnv()
+	if !slices.Contains(env, "DFE2E_CLUSTER=kind") || !slices.Contains(env, "DFE2E_CONFIG_TEST_OTHER=kept") {
+		t.Fatalf("ChildEnv lacks the setting or an inherited variable: %v", env)
+	}
+	for _, kv := range env {
+		if strings.HasPrefix(kv, EnvDragonflyStandIn+"=") || kv == "DFE2E_CLUSTER=envtest" {
+			t.Fatalf("ChildEnv passed on %s", kv)
+		}
+	}
+}

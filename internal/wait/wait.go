@@ -11,10 +11,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 )
 
 // Name identifies one timeout in the table.
@@ -116,50 +117,59 @@ var Defaults = map[Name]time.Duration{
 	RollingUpdateDone:   6 * time.Minute,
 }
 
-// EnvVar overrides timeouts: a JSON object of name → duration string.
-const EnvVar = "DFE2E_TIMEOUTS"
-
 var (
-	overridesOnce sync.Once
-	overrides     map[Name]time.Duration
-	overridesErr  error
+	overridesMu  sync.Mutex
+	overridesRaw string
+	overrides    map[Name]time.Duration
+	overridesErr error
 )
 
-func loadOverrides() {
-	raw := os.Getenv(EnvVar)
+// currentOverrides parses DFE2E_TIMEOUTS, again only when it changed, so a
+// test's t.Setenv takes effect whenever it is set.
+func currentOverrides() (map[Name]time.Duration, error) {
+	raw := config.FromEnv().Timeouts
+	overridesMu.Lock()
+	defer overridesMu.Unlock()
+	if raw != overridesRaw || (overrides == nil && overridesErr == nil) {
+		overridesRaw = raw
+		overrides, overridesErr = parseOverrides(raw)
+	}
+	return overrides, overridesErr
+}
+
+func parseOverrides(raw string) (map[Name]time.Duration, error) {
+	out := map[Name]time.Duration{}
 	if raw == "" {
-		return
+		return out, nil
 	}
 	var m map[string]string
 	if err := json.Unmarshal([]byte(raw), &m); err != nil {
-		overridesErr = fmt.Errorf("%s is not a JSON object of name → duration (e.g. {\"ClusterReady\":\"10m\"}): %w", EnvVar, err)
-		return
+		return nil, fmt.Errorf("%s is not a JSON object of name → duration (e.g. {\"ClusterReady\":\"10m\"}): %w", config.EnvTimeouts, err)
 	}
-	overrides = map[Name]time.Duration{}
 	for k, v := range m {
 		if _, ok := Defaults[Name(k)]; !ok {
-			overridesErr = fmt.Errorf("%s names unknown timeout %q; known: %v", EnvVar, k, Names())
-			return
+			return nil, fmt.Errorf("%s names unknown timeout %q; known: %v", config.EnvTimeouts, k, Names())
 		}
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			overridesErr = fmt.Errorf("%s: timeout %s=%q is not a positive Go duration (e.g. 90s, 10m)", EnvVar, k, v)
-			return
+			return nil, fmt.Errorf("%s: timeout %s=%q is not a positive Go duration (e.g. 90s, 10m)", config.EnvTimeouts, k, v)
 		}
-		overrides[Name(k)] = d
+		out[Name(k)] = d
 	}
+	return out, nil
 }
 
 // CheckEnv validates DFE2E_TIMEOUTS; call it at start-up to fail fast on bad input.
 func CheckEnv() error {
-	overridesOnce.Do(loadOverrides)
-	return overridesErr
+	_, err := currentOverrides()
+	return err
 }
 
 // Timeout returns the timeout for name, after overrides.
 func Timeout(name Name) time.Duration {
-	overridesOnce.Do(loadOverrides)
-	if d, ok := overrides[name]; ok {
+	// A bad value was reported by CheckEnv at start-up; the defaults stand.
+	o, _ := currentOverrides()
+	if d, ok := o[name]; ok {
 		return d
 	}
 	if d, ok := Defaults[name]; ok {

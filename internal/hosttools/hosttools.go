@@ -9,11 +9,9 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
-)
 
-// AllowMissingEnv, set to 1, turns the failure into a skip, for a
-// deliberately partial run on a machine without the tools.
-const AllowMissingEnv = "DFE2E_ALLOW_MISSING_TOOLS"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
+)
 
 // TB is the part of testing.TB that Require uses.
 type TB interface {
@@ -41,7 +39,8 @@ func Missing(tools ...string) []string {
 }
 
 // Require fails t unless every tool exists (tool → the Debian package that
-// provides it); with AllowMissingEnv=1 it skips t instead.
+// provides it); with DFE2E_ALLOW_MISSING_TOOLS=1 it skips t instead, for a
+// deliberately partial run on a machine without the tools.
 func Require(t TB, tools map[string]string) {
 	t.Helper()
 	names := make([]string, 0, len(tools))
@@ -66,9 +65,13 @@ func Require(t TB, tools map[string]string) {
 		msg += " (Debian packages: " + strings.Join(list, " ") + ")"
 	}
 	msg += "; install them with `make deps` (root or sudo)"
-	if os.Getenv(AllowMissingEnv) == "1" {
-		t.Skipf("%s — skipped because %s=1", msg, AllowMissingEnv)
+	allow, err := config.FromEnv().AllowMissingToolsEnabled()
+	if err != nil {
+		t.Fatalf("%s; and %v", msg, err)
+	}
+	if allow {
+		t.Skipf("%s — skipped because %s=1", msg, config.EnvAllowMissingTools)
 		return
 	}
-	t.Fatalf("%s, or set %s=1 to skip the tests that need them", msg, AllowMissingEnv)
+	t.Fatalf("%s, or set %s=1 to skip the tests that need them", msg, config.EnvAllowMissingTools)
 }

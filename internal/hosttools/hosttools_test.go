@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 )
 
 type fakeT struct{ fatal, skip string }
@@ -14,14 +16,14 @@ func (f *fakeT) Skipf(format string, a ...any)  { f.skip = fmt.Sprintf(format, a
 
 func TestRequireFailsWithTheFixUnlessSkippingIsAllowed(t *testing.T) {
 	tools := map[string]string{"dfe2e-no-such-tool": "no-such-package", "/no/such/file": "other-package", "go": "golang"}
-	t.Setenv(AllowMissingEnv, "")
+	t.Setenv(config.EnvAllowMissingTools, "")
 	var f fakeT
 	Require(&f, tools)
 	if f.skip != "" || !strings.Contains(f.fatal, "/no/such/file, dfe2e-no-such-tool") ||
 		!strings.Contains(f.fatal, "no-such-package other-package") || !strings.Contains(f.fatal, "make deps") || strings.Contains(f.fatal, "golang") {
 		t.Fatalf("fatal %q skip %q", f.fatal, f.skip)
 	}
-	t.Setenv(AllowMissingEnv, "1")
+	t.Setenv(config.EnvAllowMissingTools, "1")
 	f = fakeT{}
 	Require(&f, tools)
 	if f.fatal != "" || !strings.Contains(f.skip, "make deps") {

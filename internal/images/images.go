@@ -7,12 +7,12 @@ package images
 import (
 	"context"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	"sigs.k8s.io/kind/pkg/apis/config/defaults"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/preflight"
 	"github.com/dragonfly-e2e/dragonfly-e2e/kindconfig"
 )
@@ -66,7 +66,7 @@ var OfficialNodeImage = defaults.Image
 // Resolve picks official images when a registry is reachable and offline is
 // false; otherwise it builds (or finds cached) local images.
 func Resolve(ctx context.Context, docker string, offline bool, logf Logf) (*Set, error) {
-	if img := os.Getenv("DFE2E_NODE_IMAGE"); img != "" {
+	if img := config.FromEnv().NodeImage; img != "" {
 		// A node image built here carries the offline component images and no kindnetd.
 		local := offline || strings.HasPrefix(img, NodeRepo+":")
 		logf("node image from DFE2E_NODE_IMAGE: %s (locally built: %v)", img, local)

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/k8sbuild"
 )
 
@@ -44,7 +45,7 @@ var aptDir = "/etc/apt"
 // deliberately not part of rootfsKey: the same packages from another mirror
 // make the same root filesystem, and a new key means a cold rebuild.
 func debianMirror() (string, error) {
-	if m := strings.TrimSpace(os.Getenv("DFE2E_DEBIAN_MIRROR")); m != "" {
+	if m := strings.TrimSpace(config.FromEnv().DebianMirror); m != "" {
 		return m, nil
 	}
 	return aptMirror(aptDir, debianSuite)

@@ -21,6 +21,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 )
 
 // Pinned versions. Kubernetes 1.34 is the newest whose kubelet still runs on
@@ -42,19 +44,7 @@ var KubernetesBinaries = []string{
 
 // CacheRoot is where dragonfly-e2e keeps everything it builds or fetches:
 // $DFE2E_CACHE, else $XDG_CACHE_HOME/dragonfly-e2e, else ~/.cache/dragonfly-e2e.
-func CacheRoot() string {
-	if d := os.Getenv("DFE2E_CACHE"); d != "" {
-		return d
-	}
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "dragonfly-e2e")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil || home == "" {
-		return filepath.Join(os.TempDir(), "dragonfly-e2e-cache")
-	}
-	return filepath.Join(home, ".cache", "dragonfly-e2e")
-}
+func CacheRoot() string { return config.FromEnv().CacheRoot() }
 
 // versionLDFlags stamps the version kubeadm and the components report; kubeadm
 // refuses to run with the default "v0.0.0-master" stamp.

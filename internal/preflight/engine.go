@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/k8sbuild"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 )
@@ -106,10 +107,7 @@ func Ensure(ctx context.Context, o Options) (*Engine, error) {
 // PATH. Both the Docker CE client (/usr/local/bin) and Debian's (/usr/bin)
 // talk to either engine; the choice is logged.
 func findDockerCLI() (string, error) {
-	if d := os.Getenv("DFE2E_DOCKER"); d != "" {
-		return exec.LookPath(d)
-	}
-	return exec.LookPath("docker")
+	return exec.LookPath(config.FromEnv().DockerBinary())
 }
 
 func engineAnswers(ctx context.Context, docker string) bool {

@@ -11,9 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/cluster"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/gitserver"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/k8sbuild"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/preflight"
@@ -123,7 +122,7 @@ func (o *Options) Validate() error {
 				return err
 			}
 		} else if o.Offline {
-			return fmt.Errorf("--offline needs --flux-manifests (or %s): the Flux %s release manifests cannot be downloaded offline", flux.ManifestsEnvVar, flux.Version)
+			return fmt.Errorf("--offline needs --flux-manifests (or %s): the Flux %s release manifests cannot be downloaded offline", config.EnvFluxManifests, flux.Version)
 		}
 	}
 	art, err := filepath.Abs(o.Artifacts)
@@ -240,16 +239,15 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 			return "", cl.CheckStorage(ctx, set.Storage.Helper)
 		}},
 	)
-	suiteEnv := func(extra ...string) []string {
-		env := []string{cluster.EnvVar + "=kind", cluster.KindKubeconfigEnvVar + "=" + kc, "KUBECONFIG=" + kc,
-			"DFE2E_ARTIFACTS=" + o.Artifacts, "DFE2E_OPERATOR_VERSION=" + o.OperatorVersion}
-		if o.SnapshotTarget != "" {
-			env = append(env, "DFE2E_SNAPSHOT_TARGET="+o.SnapshotTarget)
-		}
-		if air.dragonfly != "" {
-			env = append(env, "DFE2E_DRAGONFLY_IMAGE="+air.dragonfly, "DFE2E_DRAGONFLY_STANDIN="+air.standIn)
-		}
-		return append(env, extra...)
+	// suiteEnv is everything the suites' process is told: the settings dfe2e
+	// was started with, overlaid with this run's. Its empty fields are unset
+	// there (ChildEnv), so an operator-default run passes no stale image.
+	suiteEnv := func() config.Settings {
+		s := config.FromEnv()
+		s.Cluster, s.KindKubeconfig, s.Kubeconfig = "kind", kc, kc
+		s.Artifacts, s.OperatorVersion, s.SnapshotTarget = o.Artifacts, o.OperatorVersion, o.SnapshotTarget
+		s.DragonflyImage, s.DragonflyStandIn = air.dragonfly, air.standIn
+		return s
 	}
 	install := Tier{Name: "install and data", LabelFilter: o.LabelFilter, Report: filepath.Join(o.Artifacts, "e2e-kind.json")}
 	install.Run = func(ctx context.Context) error {
@@ -265,8 +263,9 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 			}},
 		}
 		ft.Run = func(ctx context.Context) error {
-			return goTestSuites(ctx, o.Suites, ft.LabelFilter, ft.Report,
-				suiteEnv(gitserver.ImageEnvVar+"="+fimg.gitServer, flux.ManifestsEnvVar+"="+o.Flux.Manifests), logf)
+			env := suiteEnv()
+			env.GitServerImage, env.FluxManifests = fimg.gitServer, o.Flux.Manifests
+			return goTestSuites(ctx, o.Suites, ft.LabelFilter, ft.Report, env, logf)
 		}
 		p.Tiers = append(p.Tiers, ft)
 	}
@@ -349,7 +348,7 @@ func finishCluster(ctx context.Context, o Options, cl *kindconfig.Cluster, kc st
 
 // goTestSuites runs the Ginkgo suites with a label filter against the
 // cluster, writing the tier's JSON and JUnit reports.
-func goTestSuites(ctx context.Context, suites, labels, report string, env []string, logf func(string, ...any)) error {
+func goTestSuites(ctx context.Context, suites, labels, report string, env config.Settings, logf func(string, ...any)) error {
 	root, err := preflight.FindModuleRoot()
 	if err != nil {
 		return err
@@ -362,7 +361,7 @@ func goTestSuites(ctx context.Context, suites, labels, report string, env []stri
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = env.ChildEnv()
 	// On Ctrl-C/SIGTERM let Ginkgo run its cleanup before it is killed.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 60 * time.Second

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,15 +11,15 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen/redisserver"
 )
 
-// A short recovery bound, so the stuck-Service defect is proven quickly
-// (and through the same override users have).
-func TestMain(m *testing.M) {
-	os.Setenv(wait.EnvVar, `{"FailoverRecovered":"2s"}`)
-	os.Exit(m.Run())
+// shortRecovery sets a short recovery bound, so the stuck-Service defect is
+// proven quickly (and through the same override users have).
+func shortRecovery(t *testing.T) {
+	t.Setenv(config.EnvTimeouts, `{"FailoverRecovered":"2s"}`)
 }
 
 func server(t *testing.T, extra ...string) (*redisserver.Server, *redis.Client) {
@@ -67,6 +66,7 @@ func replicaSynced(t *testing.T, replica *redis.Client) {
 // Exact RPO: acknowledged writes removed from the "new master" are counted
 // one by one and named.
 func TestCountRPOIsExact(t *testing.T) {
+	shortRecovery(t)
 	s, c := server(t)
 	ctx, stop := context.WithCancel(context.Background())
 	r := &switchable{}
@@ -105,6 +105,7 @@ func TestCountRPOIsExact(t *testing.T) {
 // writes: everything acknowledged after the split is lost, and CountRPO
 // must agree with an independent count (SCAN of the new master).
 func TestPromotedReplicaRTOAndRPO(t *testing.T) {
+	shortRecovery(t)
 	primary, _ := server(t)
 	host, port, _ := net.SplitHostPort(primary.Addr)
 	replica, rc := server(t, "--replicaof", host, port)
@@ -165,6 +166,7 @@ func TestPromotedReplicaRTOAndRPO(t *testing.T) {
 // RTO measurement and the Service check must fail within the named bound
 // (2s here), naming the dead address — not hang.
 func TestServiceStuckOnDeadMasterIsDetectedWithinBound(t *testing.T) {
+	shortRecovery(t)
 	primary, _ := server(t)
 	replica, _ := server(t)
 	ctx, stop := context.WithCancel(context.Background())
@@ -205,6 +207,7 @@ func TestServiceStuckOnDeadMasterIsDetectedWithinBound(t *testing.T) {
 // the caller knows it by, a pod name in the suites), and must tell that
 // apart from a Service that moved to a third pod.
 func TestStuckServiceWithoutEndpointsNamesTheDeadMaster(t *testing.T) {
+	shortRecovery(t)
 	noEndpoints := func(context.Context) (string, error) {
 		return "", errors.New("Service ns/redis-fo routes to 0 pods [], want exactly the master")
 	}

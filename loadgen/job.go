@@ -7,11 +7,9 @@ import (
 	"regexp"
 	"strconv"
 	"time"
-)
 
-// PasswordEnv is the environment variable `dfe2e load` reads the password
-// from when --password is not given (the Job fills it from a Secret).
-const PasswordEnv = "DFE2E_REDIS_PASSWORD"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
+)
 
 // JobSpec describes the in-cluster load Job for one Dragonfly instance.
 //
@@ -143,7 +141,7 @@ func JobManifest(s JobSpec) ([]byte, error) {
 	}
 	if s.PasswordSecret != "" {
 		container["env"] = []map[string]any{{
-			"name": PasswordEnv,
+			"name": config.EnvRedisPassword,
 			"valueFrom": map[string]any{"secretKeyRef": map[string]string{
 				"name": s.PasswordSecret, "key": s.PasswordKey,
 			}},

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 )
 
 func TestJobManifestRunsInTheInstanceNamespace(t *testing.T) {
@@ -48,7 +50,7 @@ func TestJobManifestRunsInTheInstanceNamespace(t *testing.T) {
 			t.Errorf("args lack %q: %s", want, args)
 		}
 	}
-	if len(c.Env) != 1 || c.Env[0].Name != PasswordEnv || c.Env[0].ValueFrom.SecretKeyRef.Name != "cache-auth" {
+	if len(c.Env) != 1 || c.Env[0].Name != config.EnvRedisPassword || c.Env[0].ValueFrom.SecretKeyRef.Name != "cache-auth" {
 		t.Errorf("password env not taken from the Secret: %+v", c.Env)
 	}
 

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 )
 
 // sourceDir is the offline copy of the upstream manifests the tests read
@@ -18,12 +20,12 @@ import (
 // with the remedy instead of passing vacuously.
 func sourceDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv(SourceEnv)
+	dir := config.FromEnv().OperatorSource
 	if dir == "" {
-		t.Fatalf("%s is not set: run `make test-unit`, or export %s=<dir with <version>/%s> (e.g. ../shared/upstream/dragonfly-operator)", SourceEnv, SourceEnv, ManifestFile)
+		t.Fatalf("%s is not set: run `make test-unit`, or export %s=<dir with <version>/%s> (e.g. ../shared/upstream/dragonfly-operator)", config.EnvOperatorSource, config.EnvOperatorSource, ManifestFile)
 	}
 	if _, err := os.Stat(filepath.Join(dir, DefaultVersion, ManifestFile)); err != nil {
-		t.Fatalf("%s=%s does not hold %s/%s: %v", SourceEnv, dir, DefaultVersion, ManifestFile, err)
+		t.Fatalf("%s=%s does not hold %s/%s: %v", config.EnvOperatorSource, dir, DefaultVersion, ManifestFile, err)
 	}
 	return dir
 }
@@ -146,9 +148,9 @@ func TestFetchMissingSourceIsClear(t *testing.T) {
 }
 
 func TestFetchOfflineWithoutSourceSaysWhatToDo(t *testing.T) {
-	t.Setenv(SourceEnv, "")
+	t.Setenv(config.EnvOperatorSource, "")
 	_, _, err := Fetch(context.Background(), DefaultVersion, SourceOptions{CacheDir: t.TempDir(), HTTPClient: noNetwork})
-	if err == nil || !strings.Contains(err.Error(), "--operator-source") || !strings.Contains(err.Error(), SourceEnv) {
+	if err == nil || !strings.Contains(err.Error(), "--operator-source") || !strings.Contains(err.Error(), config.EnvOperatorSource) {
 		t.Fatalf("want error with the remedy, got %v", err)
 	}
 }
@@ -164,7 +166,7 @@ func TestFetchFillsAndReusesCache(t *testing.T) {
 		served++
 		return &http.Response{StatusCode: 200, Status: "200 OK", Body: nopCloser{strings.NewReader(string(good))}, Request: r}, nil
 	})}
-	t.Setenv(SourceEnv, "")
+	t.Setenv(config.EnvOperatorSource, "")
 	cache := t.TempDir()
 	o := SourceOptions{CacheDir: cache, HTTPClient: client}
 	_, origin, err := Fetch(context.Background(), DefaultVersion, o)

@@ -13,11 +13,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/k8sbuild"
 )
-
-// SourceEnv names the environment variable read when SourceOptions.Override is empty.
-const SourceEnv = "DFE2E_OPERATOR_SOURCE"
 
 // ManifestFile is the upstream manifest's file name, in the release tree and
 // in an override directory (<dir>/<version>/dragonfly-operator.yaml).
@@ -48,7 +46,7 @@ func (o SourceOptions) override() string {
 	if o.Override != "" {
 		return o.Override
 	}
-	return os.Getenv(SourceEnv)
+	return config.FromEnv().OperatorSource
 }
 
 func (o SourceOptions) cacheFile(version string) string {
@@ -73,7 +71,7 @@ func Fetch(ctx context.Context, version string, o SourceOptions) (data []byte, o
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, "", fmt.Errorf("operator source %s: %w (set --operator-source / %s to a manifest file or a directory holding <version>/%s)", path, err, SourceEnv, ManifestFile)
+			return nil, "", fmt.Errorf("operator source %s: %w (set --operator-source / %s to a manifest file or a directory holding <version>/%s)", path, err, config.EnvOperatorSource, ManifestFile)
 		}
 		return data, path, verify(pin, data, path)
 	}
@@ -90,7 +88,7 @@ func Fetch(ctx context.Context, version string, o SourceOptions) (data []byte, o
 
 	data, err = download(ctx, pin, o.HTTPClient)
 	if err != nil {
-		return nil, "", fmt.Errorf("fetching operator %s from %s: %w; offline, point --operator-source or %s at a copy (a file, or a directory with <version>/%s)", version, pin.URL, err, SourceEnv, ManifestFile)
+		return nil, "", fmt.Errorf("fetching operator %s from %s: %w; offline, point --operator-source or %s at a copy (a file, or a directory with <version>/%s)", version, pin.URL, err, config.EnvOperatorSource, ManifestFile)
 	}
 	if err := verify(pin, data, pin.URL); err != nil {
 		return nil, "", err
@@ -105,7 +103,7 @@ func Fetch(ctx context.Context, version string, o SourceOptions) (data []byte, o
 func overridePath(src, version string) (string, error) {
 	st, err := os.Stat(src)
 	if err != nil {
-		return "", fmt.Errorf("operator source %s: %w (set --operator-source / %s to a manifest file or a directory holding <version>/%s)", src, err, SourceEnv, ManifestFile)
+		return "", fmt.Errorf("operator source %s: %w (set --operator-source / %s to a manifest file or a directory holding <version>/%s)", src, err, config.EnvOperatorSource, ManifestFile)
 	}
 	if !st.IsDir() {
 		return src, nil

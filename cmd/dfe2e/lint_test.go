@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/lint"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
 )
@@ -42,9 +43,9 @@ func runLintCmd(t *testing.T, cmd *cobra.Command, args ...string) (code int, std
 
 func lintTestSource(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv(operator.SourceEnv)
+	dir := config.FromEnv().OperatorSource
 	if dir == "" {
-		t.Fatalf("%s is not set: run `make test-unit`, or export %s=<dir with <version>/%s> (e.g. ../shared/upstream/dragonfly-operator)", operator.SourceEnv, operator.SourceEnv, operator.ManifestFile)
+		t.Fatalf("%s is not set: run `make test-unit`, or export %s=<dir with <version>/%s> (e.g. ../shared/upstream/dragonfly-operator)", config.EnvOperatorSource, config.EnvOperatorSource, operator.ManifestFile)
 	}
 	return dir
 }

@@ -22,6 +22,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/installcheck"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/podwait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
@@ -39,10 +40,6 @@ const (
 // Components are the controllers this project installs.
 var Components = []string{"source-controller", "kustomize-controller"}
 
-// ManifestsEnvVar names an offline copy of the flux2 release manifests
-// (the folder holding source-controller.yaml, kustomize-controller.yaml, …).
-const ManifestsEnvVar = "DFE2E_FLUX_MANIFESTS"
-
 // Options select where the manifests come from.
 type Options struct {
 	// ManifestsDir is an offline copy of the release manifests; empty: the
@@ -50,8 +47,8 @@ type Options struct {
 	ManifestsDir string
 }
 
-// OptionsFromEnv reads ManifestsEnvVar.
-func OptionsFromEnv() Options { return Options{ManifestsDir: os.Getenv(ManifestsEnvVar)} }
+// OptionsFromEnv reads DFE2E_FLUX_MANIFESTS.
+func OptionsFromEnv() Options { return Options{ManifestsDir: config.FromEnv().FluxManifests} }
 
 // requiredManifests are the files Generate reads for Components.
 var requiredManifests = []string{"source-controller.yaml", "kustomize-controller.yaml", "rbac.yaml", "policies.yaml"}
@@ -61,7 +58,7 @@ func CheckManifestsDir(dir string) error {
 	for _, f := range requiredManifests {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			return fmt.Errorf("Flux manifests folder %s lacks %s (%v): point --flux-manifests / %s at the manifests/ folder of an offline flux2 %s copy (e.g. ../shared/upstream/flux/%s/manifests), or leave it empty to download the release",
-				dir, f, err, ManifestsEnvVar, Version, Version)
+				dir, f, err, config.EnvFluxManifests, Version, Version)
 		}
 	}
 	return nil
@@ -96,7 +93,7 @@ func Manifests(o Options) (string, error) {
 	m, err := install.Generate(opts, base)
 	if err != nil {
 		if base == "" {
-			return "", fmt.Errorf("generating Flux %s install manifests (download from %s): %w — offline, pass --flux-manifests / %s", Version, opts.BaseURL, err, ManifestsEnvVar)
+			return "", fmt.Errorf("generating Flux %s install manifests (download from %s): %w — offline, pass --flux-manifests / %s", Version, opts.BaseURL, err, config.EnvFluxManifests)
 		}
 		return "", fmt.Errorf("generating Flux %s install manifests from %s: %w", Version, o.ManifestsDir, err)
 	}

@@ -6,16 +6,18 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 )
 
 // sharedManifests is the offline flux2 copy on this project's machines.
 func sharedManifests(t *testing.T) string {
-	dir := os.Getenv(ManifestsEnvVar)
+	dir := config.FromEnv().FluxManifests
 	if dir == "" {
 		dir = filepath.Join("..", "..", "..", "shared", "upstream", "flux", Version, "manifests")
 	}
 	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("no offline Flux manifests (%s): set %s", dir, ManifestsEnvVar)
+		t.Skipf("no offline Flux manifests (%s): set %s", dir, config.EnvFluxManifests)
 	}
 	return dir
 }
@@ -61,7 +63,7 @@ func TestManifestsOffline(t *testing.T) {
 
 func TestManifestsDirMissingFiles(t *testing.T) {
 	_, err := Manifests(Options{ManifestsDir: t.TempDir()})
-	if err == nil || !strings.Contains(err.Error(), "source-controller.yaml") || !strings.Contains(err.Error(), ManifestsEnvVar) {
-		t.Fatalf("want an error naming the missing file and %s, got %v", ManifestsEnvVar, err)
+	if err == nil || !strings.Contains(err.Error(), "source-controller.yaml") || !strings.Contains(err.Error(), config.EnvFluxManifests) {
+		t.Fatalf("want an error naming the missing file and %s, got %v", config.EnvFluxManifests, err)
 	}
 }

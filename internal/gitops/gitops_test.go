@@ -9,14 +9,15 @@ import (
 	"testing/fstest"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
 )
 
 func options(t *testing.T) Options {
 	t.Helper()
-	dir := os.Getenv(operator.SourceEnv)
+	dir := config.FromEnv().OperatorSource
 	if dir == "" {
-		t.Fatalf("%s is not set: run `make test-unit`, or export %s=<dir with <version>/%s> (e.g. ../shared/upstream/dragonfly-operator)", operator.SourceEnv, operator.SourceEnv, operator.ManifestFile)
+		t.Fatalf("%s is not set: run `make test-unit`, or export %s=<dir with <version>/%s> (e.g. ../shared/upstream/dragonfly-operator)", config.EnvOperatorSource, config.EnvOperatorSource, operator.ManifestFile)
 	}
 	return Options{Source: operator.SourceOptions{Override: dir}}
 }

@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/imagepull"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/installcheck"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/podwait"
@@ -30,10 +31,6 @@ const (
 	treeKey   = "tree.tar.gz"
 	revisionA = "dragonfly-e2e.io/revision"
 )
-
-// ImageEnvVar names the server image (built locally by dfe2e e2e and loaded
-// into kind); the default is what images.EnsureGitServer tags.
-const ImageEnvVar = "DFE2E_GITSERVER_IMAGE"
 
 // Served is a repository running in the cluster.
 type Served struct {
@@ -144,7 +141,7 @@ func Deploy(ctx context.Context, c client.Client, ns, image string, files map[st
 	if errors.As(err, &be) {
 		// The image is built locally, not pulled: the generic remedy would mislead.
 		return nil, fmt.Errorf("waiting for %s: %w", what, &imagepull.BlockedError{Failure: be.Failure,
-			Remedy: "the git server image is built locally: load it into the cluster (dfe2e e2e does) or set " + ImageEnvVar})
+			Remedy: "the git server image is built locally: load it into the cluster (dfe2e e2e does) or set " + config.EnvGitServerImage})
 	}
 	if err != nil {
 		return nil, err

@@ -2,20 +2,20 @@ package lint
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/gitops"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
 )
 
 func options(t *testing.T, version string) gitops.Options {
 	t.Helper()
-	dir := os.Getenv(operator.SourceEnv)
+	dir := config.FromEnv().OperatorSource
 	if dir == "" {
-		t.Fatalf("%s is not set: run `make test-unit`, or export %s=<dir with <version>/%s> (e.g. ../shared/upstream/dragonfly-operator)", operator.SourceEnv, operator.SourceEnv, operator.ManifestFile)
+		t.Fatalf("%s is not set: run `make test-unit`, or export %s=<dir with <version>/%s> (e.g. ../shared/upstream/dragonfly-operator)", config.EnvOperatorSource, config.EnvOperatorSource, operator.ManifestFile)
 	}
 	return gitops.Options{OperatorVersion: version, Source: operator.SourceOptions{Override: dir}}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/k8sbuild"
 )
 
@@ -20,7 +21,7 @@ func init() {
 		Short: "Print a KUBEBUILDER_ASSETS directory with kube-apiserver and etcd, building them from pinned Go modules if needed",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if d := os.Getenv("KUBEBUILDER_ASSETS"); d != "" {
+			if d := config.FromEnv().KubebuilderAssets; d != "" {
 				for _, b := range []string{"kube-apiserver", "etcd"} {
 					if _, err := os.Stat(d + "/" + b); err != nil {
 						return badInput(fmt.Errorf("KUBEBUILDER_ASSETS=%s has no %s: unset it to build pinned binaries, or point it at a directory holding kube-apiserver and etcd", d, b))

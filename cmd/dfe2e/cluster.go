@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/preflight"
 	"github.com/dragonfly-e2e/dragonfly-e2e/kindconfig"
@@ -32,12 +34,16 @@ func init() {
 			return hostErr(err)
 		},
 	})
-	var offline bool
+	env := config.FromEnv()
+	offline, offlineErr := env.OfflineEnabled()
 	imagesCmd := &cobra.Command{
 		Use:   "images",
 		Short: "Print the node image to use, building it offline (cached by content) when no registry is reachable",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if offlineErr != nil && !cmd.Flags().Changed("offline") {
+				return badInput(offlineErr)
+			}
 			eng, err := preflight.Ensure(cmd.Context(), preflight.Options{Logf: progress})
 			if err != nil {
 				return hostErr(err)
@@ -50,7 +56,7 @@ func init() {
 			return nil
 		},
 	}
-	imagesCmd.Flags().BoolVar(&offline, "offline", false, "build every image locally even if a registry is reachable")
+	imagesCmd.Flags().BoolVar(&offline, "offline", offline, "build every image locally even if a registry is reachable (env "+config.EnvOffline+"=1)")
 	cl.AddCommand(imagesCmd)
 	var delName string
 	del := &cobra.Command{
@@ -64,10 +70,13 @@ func init() {
 		},
 	}
 	del.Flags().StringVar(&delName, "name", kindconfig.DefaultClusterName, "kind cluster name")
-	del.Flags().String("artifacts", "artifacts", "artifacts directory of the run that created it")
+	del.Flags().String("artifacts", artifactsDefault(env), "artifacts directory of the run that created it (env "+config.EnvArtifacts+")")
 	cl.AddCommand(del)
 	root.AddCommand(cl)
 }
+
+// artifactsDefault is --artifacts' default on every command that has it.
+func artifactsDefault(env config.Settings) string { return cmp.Or(env.Artifacts, "artifacts") }
 
 // hostErr maps host problems a human must fix to exit 2 (bad input/environment).
 func hostErr(err error) error {

@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/dataset"
-	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
 )
 
 type datasetFlags struct {
@@ -40,7 +39,7 @@ Exit codes: 0 clean, 1 keys lost/changed (or extra, unless --allow-extra),
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.addr, "addr", "127.0.0.1:6379", "server host:port (loopback or a port-forward)")
-	pf.StringVar(&f.password, "password", "", "password (default: $"+loadgen.PasswordEnv+")")
+	pf.StringVar(&f.password, "password", "", "password (default: $"+config.EnvRedisPassword+")")
 	pf.BoolVar(&f.allowRemote, "allow-remote", false, "allow a non-loopback address (inside the cluster)")
 	pf.IntVar(&f.keys, "keys", dataset.DefaultKeys, "number of keys")
 	pf.Int64Var(&f.seed, "seed", 1, "seed: the same seed and --keys always mean the same data")
@@ -80,7 +79,7 @@ func (f *datasetFlags) spec() (dataset.Spec, error) {
 		return s, err
 	}
 	if f.password == "" {
-		f.password = os.Getenv(loadgen.PasswordEnv)
+		f.password = config.FromEnv().RedisPassword
 	}
 	return s, s.Validate()
 }

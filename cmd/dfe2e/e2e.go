@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux"
 	e2erun "github.com/dragonfly-e2e/dragonfly-e2e/internal/run"
 	"github.com/dragonfly-e2e/dragonfly-e2e/kindconfig"
@@ -17,7 +19,9 @@ func init() {
 	var (
 		o         e2erun.Options
 		blockedOK bool
+		env       = config.FromEnv()
 	)
+	offline, offlineErr := env.OfflineEnabled()
 	cmd := &cobra.Command{
 		Use:   "e2e",
 		Short: "The main job: preflight → images → kind cluster with local-path → suites → reports → cluster deleted",
@@ -35,6 +39,9 @@ Exit codes: 0 passed, 1 a step or spec failed, 2 bad input, 3 nothing failed
 but something was blocked (0 with --blocked-ok).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if offlineErr != nil && !cmd.Flags().Changed("offline") {
+				return badInput(offlineErr)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			o.Logf = progress
@@ -53,32 +60,26 @@ but something was blocked (0 with --blocked-ok).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.BoolVar(&o.Offline, "offline", os.Getenv("DFE2E_OFFLINE") == "1", "build every image locally, never contact a registry (env DFE2E_OFFLINE=1)")
+	fl.BoolVar(&o.Offline, "offline", offline, "build every image locally, never contact a registry (env "+config.EnvOffline+"=1)")
 	fl.StringVar(&o.Cluster, "name", kindconfig.DefaultClusterName, "kind cluster name")
 	fl.BoolVar(&o.Reuse, "reuse-cluster", false, "use an existing kind cluster of that name (it is then never deleted)")
 	fl.BoolVar(&o.Keep, "keep-cluster", false, "keep the cluster after the run")
 	fl.BoolVar(&o.KeepOnFailure, "keep-on-failure", false, "keep the cluster (and a failed create's nodes) when something fails")
-	fl.StringVar(&o.Artifacts, "artifacts", "artifacts", "directory for reports, kubeconfig and, on failure, cluster logs")
+	fl.StringVar(&o.Artifacts, "artifacts", artifactsDefault(env), "directory for reports, kubeconfig and, on failure, cluster logs (env "+config.EnvArtifacts+")")
 	fl.StringVar(&o.LabelFilter, "label-filter", e2erun.DefaultLabels, "Ginkgo label filter of the specs to run before the Flux tier")
 	fl.StringVar(&o.Suites, "suites", "./suites/...", "Go packages of the Ginkgo suites")
 	fl.StringArrayVar(&o.Archives, "image-archive", nil, "image archive (docker save / OCI tar) to load into the node; repeatable (air-gapped path)")
 	fl.StringArrayVar(&o.LoadImages, "load-image", nil, "image from the local Docker engine to load into the node; repeatable")
 	fl.BoolVar(&o.StopEngine, "stop-engine", false, "stop the Docker engine at the end if this run started it (CI: leave the machine as found)")
-	fl.StringVar(&o.SnapshotTarget, "snapshot-target", envOr("DFE2E_SNAPSHOT_TARGET", "dragonfly,redis-standin"), "snapshot-restore suite target(s), comma-separated: dragonfly (CRD-managed; blocked where its images cannot be had), redis-standin (redis-server, unmanaged — not Dragonfly: proves the suite's machinery on real storage) (env DFE2E_SNAPSHOT_TARGET)")
-	fl.StringVar(&o.OperatorVersion, "operator-version", operator.DefaultVersion, "bundled operator version under test")
-	fl.StringVar(&o.OperatorImages, "operator-images", os.Getenv("DFE2E_OPERATOR_IMAGES"), "directory of upstream operator image archives (operator-<version>.tar + SHA256SUMS), read in place and served to the cluster through the run's registry mirror (env DFE2E_OPERATOR_IMAGES)")
+	fl.StringVar(&o.SnapshotTarget, "snapshot-target", cmp.Or(env.SnapshotTarget, "dragonfly,redis-standin"), "snapshot-restore suite target(s), comma-separated: dragonfly (CRD-managed; blocked where its images cannot be had), redis-standin (redis-server, unmanaged — not Dragonfly: proves the suite's machinery on real storage) (env "+config.EnvSnapshotTarget+")")
+	fl.StringVar(&o.OperatorVersion, "operator-version", cmp.Or(env.OperatorVersion, operator.DefaultVersion), "bundled operator version under test (env "+config.EnvOperatorVersion+")")
+	fl.StringVar(&o.OperatorSource, "operator-source", env.OperatorSource, operatorSourceUsage)
+	fl.StringVar(&o.OperatorImages, "operator-images", env.OperatorImages, "directory of upstream operator image archives (operator-<version>.tar + SHA256SUMS), read in place and served to the cluster through the run's registry mirror (env "+config.EnvOperatorImages+")")
 	fl.StringVar(&o.DragonflyImage, "dragonfly-image", e2erun.DragonflyStandIn, "image the operator runs for every instance (--dragonfly-image of the manager): "+e2erun.DragonflyStandIn+" builds the Dragonfly-contract stand-in here (named as a stand-in in every report), "+e2erun.DragonflyOperatorDefault+" keeps the operator's default, anything else is an image reference")
-	fl.StringVar(&o.Flux.Manifests, "flux-manifests", os.Getenv(flux.ManifestsEnvVar),
-		"offline copy of the flux2 "+flux.Version+" release manifests (folder with source-controller.yaml, …; env "+flux.ManifestsEnvVar+"); empty: downloaded from GitHub")
+	fl.StringVar(&o.Flux.Manifests, "flux-manifests", env.FluxManifests,
+		"offline copy of the flux2 "+flux.Version+" release manifests (folder with source-controller.yaml, …; env "+config.EnvFluxManifests+"); empty: downloaded from GitHub")
 	fl.StringVar(&o.Flux.LabelFilter, "flux-label-filter", "health", "Ginkgo label filter of the Flux tier, run after the install tier")
 	fl.BoolVar(&o.Flux.Skip, "skip-flux", false, "do not run the Flux tier")
 	fl.BoolVar(&blockedOK, "blocked-ok", false, "exit 0 instead of 3 when nothing failed but some specs are blocked (they stay listed as blocked)")
 	root.AddCommand(cmd)
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
 )
 
@@ -90,7 +91,7 @@ failure), 130 interrupted (partial results written, marked "partial").`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:6379", "server host:port (loopback or a port-forward)")
 	fl.StringVar(&f.user, "user", "", "ACL user name (default: plain AUTH)")
-	fl.StringVar(&f.password, "password", "", "password (default: $"+loadgen.PasswordEnv+")")
+	fl.StringVar(&f.password, "password", "", "password (default: $"+config.EnvRedisPassword+")")
 	fl.BoolVar(&f.tls, "tls", false, "connect with TLS")
 	fl.StringVar(&f.tlsCA, "tls-ca", "", "PEM file of CAs to trust (implies --tls)")
 	fl.StringVar(&f.tlsServerName, "tls-server-name", "", "server name to verify (implies --tls)")
@@ -194,7 +195,7 @@ func runLoad(cmd *cobra.Command, f loadFlags) error {
 	}
 	target := loadgen.Target{Addr: f.addr, Username: f.user, Password: f.password}
 	if target.Password == "" {
-		target.Password = os.Getenv(loadgen.PasswordEnv)
+		target.Password = config.FromEnv().RedisPassword
 	}
 	if target.TLS, err = tlsConfig(f); err != nil {
 		return badInput(err)

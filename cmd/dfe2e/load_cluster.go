@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/cluster"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/imagepull"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/loadtarget"
@@ -72,7 +73,7 @@ func checkClusterLoadFlags(cmd *cobra.Command, f loadFlags) error {
 // kubeClient loads the kubeconfig and checks the API server answers.
 func kubeClient(ctx context.Context, path string) (*rest.Config, kubernetes.Interface, error) {
 	if path == "" {
-		path = os.Getenv("KUBECONFIG")
+		path = config.FromEnv().Kubeconfig
 	}
 	if path == "" {
 		return nil, nil, errors.New("no kubeconfig: give --kubeconfig <file> (or set KUBECONFIG) for the cluster that runs the instance")

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
 )
+
+// operatorSourceUsage is --operator-source's help on every command that has it.
+var operatorSourceUsage = "offline upstream manifest: a file, or a directory holding <version>/" + operator.ManifestFile + " (default $" + config.EnvOperatorSource + ", then the cache, then the pinned URL)"
 
 // operatorFlags are the flags that choose and locate the bundled operator.
 type operatorFlags struct {
@@ -15,10 +20,9 @@ type operatorFlags struct {
 }
 
 func (f *operatorFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.version, "operator-version", operator.DefaultVersion,
-		fmt.Sprintf("bundled operator version (%v)", operator.Versions()))
-	cmd.Flags().StringVar(&f.source, "operator-source", "",
-		"offline upstream manifest: a file, or a directory holding <version>/"+operator.ManifestFile+" (default $"+operator.SourceEnv+", then the cache, then the pinned URL)")
+	cmd.Flags().StringVar(&f.version, "operator-version", cmp.Or(config.FromEnv().OperatorVersion, operator.DefaultVersion),
+		fmt.Sprintf("bundled operator version (%v; env %s)", operator.Versions(), config.EnvOperatorVersion))
+	cmd.Flags().StringVar(&f.source, "operator-source", "", operatorSourceUsage)
 }
 
 // validate rejects an unknown version before any work starts.

@@ -50,6 +50,9 @@ type Options struct {
 	SnapshotTarget string
 	// OperatorVersion is the bundled operator release under test.
 	OperatorVersion string
+	// OperatorSource is an offline copy of the upstream operator manifest
+	// for the suites (see operator.SourceOptions); empty: cache or download.
+	OperatorSource string
 	// OperatorImages is a directory of upstream operator image archives
 	// (operator-<version>.tar with SHA256SUMS), read in place; empty: the
 	// operator image must come from its registry.
@@ -247,6 +250,7 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 		s.Cluster, s.KindKubeconfig, s.Kubeconfig = "kind", kc, kc
 		s.Artifacts, s.OperatorVersion, s.SnapshotTarget = o.Artifacts, o.OperatorVersion, o.SnapshotTarget
 		s.DragonflyImage, s.DragonflyStandIn = air.dragonfly, air.standIn
+		s.OperatorSource = o.OperatorSource
 		return s
 	}
 	install := Tier{Name: "install and data", LabelFilter: o.LabelFilter, Report: filepath.Join(o.Artifacts, "e2e-kind.json")}

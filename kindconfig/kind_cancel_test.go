@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 )
 
 func dockerOut(t *testing.T, args ...string) string {
@@ -23,7 +25,7 @@ func dockerOut(t *testing.T, args ...string) string {
 }
 
 func TestRealCreateCancelledLeavesNothing(t *testing.T) {
-	img := os.Getenv("DFE2E_NODE_IMAGE")
+	img := config.FromEnv().NodeImage
 	if img == "" {
 		t.Skip("blocked: DFE2E_NODE_IMAGE not set — build one with `go run ./cmd/dfe2e cluster images --offline` and pass it")
 	}

@@ -4,22 +4,23 @@ package kindconfig
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 )
 
 // TestRealStorageCheckFailsOnPlantedDefects creates a cluster from
 // DFE2E_NODE_IMAGE, proves the storage check passes, then plants two defects
 // and proves the check fails naming each one.
 func TestRealStorageCheckFailsOnPlantedDefects(t *testing.T) {
-	img := os.Getenv("DFE2E_NODE_IMAGE")
+	img := config.FromEnv().NodeImage
 	if img == "" {
 		t.Skip("blocked: DFE2E_NODE_IMAGE not set — build one with `go run ./cmd/dfe2e cluster images --offline` and pass it")
 	}
 	// Short PVC wait: the planted claim never binds.
-	t.Setenv("DFE2E_TIMEOUTS", `{"PVCBound":"45s"}`)
+	t.Setenv(config.EnvTimeouts, `{"PVCBound":"45s"}`)
 	ctx := context.Background()
 	c := New(Options{Name: "dfe2e-storage-test", NodeImage: img, Offline: true, Kubeconfig: filepath.Join(t.TempDir(), "kc"), Logf: t.Logf})
 	if err := c.Create(ctx); err != nil {

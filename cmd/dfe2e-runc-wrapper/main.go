@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/preflight/capfilter"
 )
 
@@ -47,7 +48,7 @@ func main() {
 // realRunc finds runc: $DFE2E_RUNC, else the usual install paths.
 func realRunc() (string, error) {
 	self, _ := os.Executable()
-	cands := []string{os.Getenv("DFE2E_RUNC"), "/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc", "/usr/local/bin/runc"}
+	cands := []string{config.FromEnv().Runc, "/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc", "/usr/local/bin/runc"}
 	for _, c := range cands {
 		if c == "" {
 			continue

@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/instance"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/loadtarget"
@@ -54,7 +55,7 @@ func readResult(t *testing.T, dir string) loadgen.Result {
 }
 
 func TestLoadClusterTargets(t *testing.T) {
-	img := os.Getenv("DFE2E_NODE_IMAGE")
+	img := config.FromEnv().NodeImage
 	if img == "" {
 		t.Skip("blocked: DFE2E_NODE_IMAGE not set — build one with `go run ./cmd/dfe2e cluster images --offline` and pass it")
 	}

@@ -16,12 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/hosttools"
 )
 
 // TestMain lets the SIGTERM test run this test binary as the entrypoint.
 func TestMain(m *testing.M) {
-	if os.Getenv("DFSTANDIN_AS_ENTRYPOINT") == "1" {
+	if on, _ := config.FromEnv().StandInEntrypointEnabled(); on {
 		os.Exit(Main(os.Args[1:]))
 	}
 	os.Exit(m.Run())
@@ -56,7 +57,7 @@ func start(t *testing.T, cfg Config, opts ...Option) *Server {
 		cfg.Dir = t.TempDir()
 	}
 	var out io.Writer = io.Discard
-	if os.Getenv("DFSTANDIN_TEST_VERBOSE") != "" {
+	if config.FromEnv().StandInVerbose != "" {
 		out = os.Stderr
 	}
 	all := append([]Option{WithListeners(loopback(t), loopback(t)), WithRunDir(run),
@@ -496,8 +497,8 @@ func TestClientListShowsRealAddressesAndKillDisconnects(t *testing.T) {
 func entrypoint(t *testing.T, args []string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(append(os.Environ(), "DFSTANDIN_AS_ENTRYPOINT=1"), env...)
-	if os.Getenv("DFSTANDIN_TEST_VERBOSE") != "" {
+	cmd.Env = append(append(os.Environ(), config.EnvStandInEntrypoint+"=1"), env...)
+	if config.FromEnv().StandInVerbose != "" {
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	}
 	if err := cmd.Start(); err != nil {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 )
 
 func TestRBACProxyBuildModulePinsUpstream(t *testing.T) {
@@ -78,7 +80,9 @@ func TestRBACProxyArchive(t *testing.T) {
 // TestEnsureRBACProxyBuilds builds the image for real (≈17 min cold on 2
 // cores, seconds with a warm Go build cache): DFE2E_IMAGE_BUILDS=1.
 func TestEnsureRBACProxyBuilds(t *testing.T) {
-	if os.Getenv("DFE2E_IMAGE_BUILDS") != "1" {
+	if on, err := config.FromEnv().ImageBuildsEnabled(); err != nil {
+		t.Fatal(err)
+	} else if !on {
 		t.Skip("set DFE2E_IMAGE_BUILDS=1 to build kube-rbac-proxy from its Go module")
 	}
 	archive, err := EnsureRBACProxy(context.Background(), t.Logf)

@@ -10,19 +10,19 @@ package registry
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
 	"github.com/dragonfly-e2e/dragonfly-e2e/kindconfig"
 )
 
 func TestRealMirrorPull(t *testing.T) {
-	img := os.Getenv("DFE2E_NODE_IMAGE")
+	img := config.FromEnv().NodeImage
 	if img == "" {
 		t.Skip("blocked: DFE2E_NODE_IMAGE not set — build one with `go run ./cmd/dfe2e cluster images --offline` and pass it")
 	}

@@ -64,12 +64,15 @@ func exists(dir string) bool {
 
 func TestStartAttachStop(t *testing.T) {
 	bin, dir := setupFake(t)
+	// A server of this test's own, so the address the fake reports is known here.
+	addr := newServer(t)
+	t.Setenv("FAKE_PORT", addr)
 	ctx := context.Background()
 	r, err := Start(ctx, Options{Docker: bin, Cluster: "e2etest", Image: "dfe2e.local/registry:test", Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Name() != "dfe2e-registry-e2etest" || r.MirrorURL() != "http://dfe2e-registry-e2etest:5000" || r.HostAddr() != os.Getenv("FAKE_PORT") {
+	if r.Name() != "dfe2e-registry-e2etest" || r.MirrorURL() != "http://dfe2e-registry-e2etest:5000" || r.HostAddr() != addr {
 		t.Fatalf("name %s mirror %s addr %s", r.Name(), r.MirrorURL(), r.HostAddr())
 	}
 	var run string

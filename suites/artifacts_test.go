@@ -3,6 +3,7 @@
 package suites
 
 import (
+	"cmp"
 	"context"
 	"os"
 	"path/filepath"
@@ -15,18 +16,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/finding"
 )
 
-// ArtifactsEnvVar names the directory for dumps and reports.
-const ArtifactsEnvVar = "DFE2E_ARTIFACTS"
-
-func artifactsDir() string {
-	if d := os.Getenv(ArtifactsEnvVar); d != "" {
-		return d
-	}
-	return "artifacts"
-}
+// artifactsDir is the directory for dumps and reports.
+func artifactsDir() string { return cmp.Or(config.FromEnv().Artifacts, "artifacts") }
 
 // dumpedKinds are the kinds a failed spec's dump lists.
 var dumpedKinds = []schema.GroupVersionKind{

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/gitops"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/gitserver"
@@ -78,9 +78,9 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 			// Kustomization on purpose: never on a cluster someone keeps.
 			Skip("the Flux tier installs Flux and prunes the operator on purpose: it runs only on disposable clusters (kind via make e2e)")
 		}
-		image := os.Getenv(gitserver.ImageEnvVar)
+		image := config.FromEnv().GitServerImage
 		if image == "" {
-			Fail(gitserver.ImageEnvVar + " is not set: the in-cluster Git server image is built and loaded by `dfe2e e2e` (make e2e); on another cluster build it with `go run ./cmd/dfe2e e2e` once or load dfe2e.local/gitserver yourself")
+			Fail(config.EnvGitServerImage + " is not set: the in-cluster Git server image is built and loaded by `dfe2e e2e` (make e2e); on another cluster build it with `go run ./cmd/dfe2e e2e` once or load dfe2e.local/gitserver yourself")
 		}
 		fluxRun.blocked = map[string]string{}
 

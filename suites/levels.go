@@ -2,8 +2,8 @@ package suites
 
 import (
 	"fmt"
-	"os"
-	"strconv"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 )
 
 // Level is how important a spec is: lower runs in shorter runs.
@@ -23,21 +23,18 @@ const (
 	Lowest
 )
 
-// DepthEnvVar selects the depth: specs above it (numerically) are skipped.
-const DepthEnvVar = "DFE2E_TEST_DEPTH"
-
 // DefaultDepth runs everything up to Medium.
 const DefaultDepth = Medium
 
-// Depth reads DFE2E_TEST_DEPTH.
+// Depth reads DFE2E_TEST_DEPTH: specs above it (numerically) are skipped.
 func Depth() (Level, error) {
-	raw := os.Getenv(DepthEnvVar)
-	if raw == "" {
+	s := config.FromEnv()
+	n, set, err := s.TestDepthValue()
+	if !set && err == nil {
 		return DefaultDepth, nil
 	}
-	n, err := strconv.Atoi(raw)
 	if err != nil || n < int(Highest) || n > int(Lowest) {
-		return 0, fmt.Errorf("%s=%q: want an integer %d (highest only) … %d (everything)", DepthEnvVar, raw, Highest, Lowest)
+		return 0, fmt.Errorf("%s=%q: want an integer %d (highest only) … %d (everything)", config.EnvTestDepth, s.TestDepth, Highest, Lowest)
 	}
 	return Level(n), nil
 }
@@ -47,5 +44,5 @@ func SkipReason(l, d Level) string {
 	if l <= d {
 		return ""
 	}
-	return fmt.Sprintf("spec level %d is deeper than test depth %s=%d (set %s=%d to run it)", l, DepthEnvVar, d, DepthEnvVar, l)
+	return fmt.Sprintf("spec level %d is deeper than test depth %s=%d (set %s=%d to run it)", l, config.EnvTestDepth, d, config.EnvTestDepth, l)
 }

@@ -1,13 +1,17 @@
 package suites
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
+)
 
 func TestDepth(t *testing.T) {
-	t.Setenv(DepthEnvVar, "")
+	t.Setenv(config.EnvTestDepth, "")
 	if d, err := Depth(); err != nil || d != DefaultDepth {
 		t.Fatalf("default: %v %v", d, err)
 	}
-	t.Setenv(DepthEnvVar, "9")
+	t.Setenv(config.EnvTestDepth, "9")
 	if _, err := Depth(); err == nil {
 		t.Fatal("out-of-range depth accepted")
 	}

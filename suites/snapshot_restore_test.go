@@ -5,9 +5,7 @@ package suites
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures/instances"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/dataset"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/instance"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/standin"
@@ -23,18 +22,15 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
 )
 
-// DatasetKeysEnvVar sets the dataset size of the data suites (default 100k).
-const DatasetKeysEnvVar = "DFE2E_DATASET_KEYS"
-
 const datasetSeed = 20261126
 
 func datasetSpec() dataset.Spec {
 	n := dataset.DefaultKeys
-	if v := os.Getenv(DatasetKeysEnvVar); v != "" {
-		k, err := strconv.Atoi(v)
-		if err != nil || k <= 0 {
-			Fail(fmt.Sprintf("%s=%q: want a positive number of keys", DatasetKeysEnvVar, v))
-		}
+	k, set, err := config.FromEnv().DatasetKeysValue()
+	if err != nil {
+		Fail(err.Error())
+	}
+	if set {
 		n = k
 	}
 	return dataset.Spec{Keys: n, Seed: datasetSeed}
@@ -43,7 +39,7 @@ func datasetSpec() dataset.Spec {
 // snapshotTargetsSelected reads DFE2E_SNAPSHOT_TARGET: a comma list of
 // "dragonfly" (default) and "redis-standin".
 func snapshotTargetsSelected() []string {
-	v := os.Getenv(standin.TargetEnvVar)
+	v := config.FromEnv().SnapshotTarget
 	if v == "" {
 		return []string{"dragonfly"}
 	}
@@ -192,7 +188,7 @@ func newSnapState(key string) *snapState {
 	}
 	if !slices.Contains(snapshotTargetsSelected(), key) {
 		s.skip = fmt.Sprintf("snapshot target %s not selected (%s=%s; set %s=dragonfly,%s to run both)",
-			key, standin.TargetEnvVar, strings.Join(snapshotTargetsSelected(), ","), standin.TargetEnvVar, standin.TargetName)
+			key, config.EnvSnapshotTarget, strings.Join(snapshotTargetsSelected(), ","), config.EnvSnapshotTarget, standin.TargetName)
 	}
 	return s
 }
@@ -212,7 +208,7 @@ var _ = Describe("Snapshot and restore", Label(LabelSnapshotRestore), func() {
 				}
 				for _, k := range snapshotTargetsSelected() {
 					if k != "dragonfly" && k != standin.TargetName {
-						Fail(fmt.Sprintf("%s=%q: unknown target %q; use dragonfly and/or %s", standin.TargetEnvVar, os.Getenv(standin.TargetEnvVar), k, standin.TargetName))
+						Fail(fmt.Sprintf("%s=%q: unknown target %q; use dragonfly and/or %s", config.EnvSnapshotTarget, config.FromEnv().SnapshotTarget, k, standin.TargetName))
 					}
 				}
 				s.ds = datasetSpec()

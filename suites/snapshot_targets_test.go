@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures/instances"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/cluster"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/imagepull"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/instance"
@@ -32,13 +32,6 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/verdict"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
-)
-
-// Image overrides for the CRD-managed targets: with them (and the images
-// loaded with dfe2e e2e --image-archive) the same specs run unchanged.
-const (
-	DragonflyImageEnvVar = "DFE2E_DRAGONFLY_IMAGE"
-	OperatorImageEnvVar  = "DFE2E_OPERATOR_IMAGE"
 )
 
 // snapTarget is what the snapshot suite runs against: the CRD-managed
@@ -200,7 +193,9 @@ func (t *dragonflyTarget) snapshotDir() string {
 }
 
 func (t *dragonflyTarget) deploy(ctx context.Context) (string, error) {
-	if img := os.Getenv(OperatorImageEnvVar); img != "" {
+	// An image override (with the image loaded by dfe2e e2e --image-archive)
+	// runs the same specs unchanged.
+	if img := config.FromEnv().OperatorImage; img != "" {
 		if err := setOperatorImage(ctx, img); err != nil {
 			return "", err
 		}
@@ -300,7 +295,7 @@ func operatorRunning(ctx context.Context) (string, error) {
 			"the operator cannot start: "+be.Failure.String()+"; images its pod needs that the node lacks: "+strings.Join(imagesNotOnNode(ctx, seen), ", ")+
 				"; the instance then needs the Dragonfly image (spec.image, default docker.dragonflydb.io/dragonflydb/dragonfly at the operator's pinned tag)",
 			"supply the images offline: dfe2e e2e --image-archive=<docker save of each> (or --load-image from the local Docker engine); "+
-				"to use other images, set "+OperatorImageEnvVar+" and "+DragonflyImageEnvVar+" — the same specs then run unchanged"), nil
+				"to use other images, set "+config.EnvOperatorImage+" and "+config.EnvDragonflyImage+" — the same specs then run unchanged"), nil
 	}
 	return "", err
 }
@@ -339,7 +334,7 @@ func podsBlocked(ctx context.Context, ns string, sel map[string]string, what str
 	var be *imagepull.BlockedError
 	if errors.As(err, &be) {
 		return verdict.BlockedMessage(what+" cannot start: "+be.Failure.String(),
-			imagepull.Remedy(be.Failure.Image)+"; or set "+DragonflyImageEnvVar+" to an image the node has"), nil
+			imagepull.Remedy(be.Failure.Image)+"; or set "+config.EnvDragonflyImage+" to an image the node has"), nil
 	}
 	return "", err
 }

@@ -3,6 +3,7 @@
 package suites
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/types"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/cluster"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/installcheck"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
@@ -38,9 +40,6 @@ var (
 
 // requestTimeout bounds every API request the specs make.
 const requestTimeout = 30 * time.Second
-
-// VersionEnvVar selects the operator version under test.
-const VersionEnvVar = "DFE2E_OPERATOR_VERSION"
 
 func TestSuites(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -61,10 +60,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 			fmt.Fprintf(os.Stderr, "%s envtest: "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 		}
 	}
-	version := os.Getenv(VersionEnvVar)
-	if version == "" {
-		version = operator.DefaultVersion
-	}
+	version := cmp.Or(config.FromEnv().OperatorVersion, operator.DefaultVersion)
 
 	// e2e-framework steps, run in order as its env.Setup would.
 	envCfg = envconf.New()

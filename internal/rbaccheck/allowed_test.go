@@ -1,7 +1,6 @@
 package rbaccheck
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,13 +10,13 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/finding"
 )
 
-func TestMain(m *testing.M) {
-	// A settle window far shorter than one pass (~90 reviews × 2 ms).
-	os.Setenv("DFE2E_TIMEOUTS", `{"RBACSettled":"50ms"}`)
-	os.Exit(m.Run())
+// shortSettle sets a settle window far shorter than one pass (~90 reviews × 2 ms).
+func shortSettle(t *testing.T) {
+	t.Setenv(config.EnvTimeouts, `{"RBACSettled":"50ms"}`)
 }
 
 // authorizer answers SubjectAccessReviews slowly, denying resources in deny.
@@ -35,6 +34,7 @@ func authorizer(deny string) *fake.Clientset {
 var target = Target{Subject: Subject{Namespace: "database", Name: "op"}, OtherNamespace: "tenant"}
 
 func TestAllowedPassLongerThanTheSettleWindowStillCompletes(t *testing.T) {
+	shortSettle(t)
 	fs, err := Allowed(t.Context(), authorizer(""), target, NeededFor("v1.6.1"))
 	if err != nil || len(fs) != 0 {
 		t.Fatalf("want all allowed, got %v, %v", fs, err)
@@ -42,6 +42,7 @@ func TestAllowedPassLongerThanTheSettleWindowStillCompletes(t *testing.T) {
 }
 
 func TestAllowedNamesTheDeniedResourceClusterWideAndElsewhere(t *testing.T) {
+	shortSettle(t)
 	fs, err := Allowed(t.Context(), authorizer("configmaps"), target, NeededFor("v1.6.1"))
 	if err != nil {
 		t.Fatal(err)

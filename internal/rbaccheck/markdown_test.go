@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 )
 
 // The permissions table in suites/README.md is generated from Needed; this
@@ -21,7 +23,11 @@ func TestSuitesReadmeHasTheNeededTable(t *testing.T) {
 		t.Fatalf("%s lacks the %q … %q markers", path, begin, end)
 	}
 	if got := doc[i+len(begin) : j]; got != Markdown() {
-		if os.Getenv("DFE2E_WRITE_DOCS") == "1" {
+		write, err := config.FromEnv().WriteDocsEnabled()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if write {
 			if err := os.WriteFile(path, []byte(doc[:i+len(begin)]+Markdown()+doc[j:]), 0o644); err != nil {
 				t.Fatal(err)
 			}

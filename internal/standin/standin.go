@@ -18,17 +18,16 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 )
 
 // Description is how every report names the stand-in.
 const Description = "redis-server, unmanaged — not Dragonfly"
 
-// TargetEnvVar selects the snapshot suite's target: "dragonfly" (default,
-// the CRD-managed instance) or TargetName.
-const (
-	TargetEnvVar = "DFE2E_SNAPSHOT_TARGET"
-	TargetName   = "redis-standin"
-)
+// TargetName is the stand-in's name among the snapshot suite's targets
+// (DFE2E_SNAPSHOT_TARGET; the other is "dragonfly", the CRD-managed instance).
+const TargetName = "redis-standin"
 
 // Names, container and paths of the stand-in.
 const (
@@ -153,8 +152,5 @@ func LoadIntoKindNode(ctx context.Context, docker, node, archive string) error {
 
 // DockerBinary is the docker client the e2e run found ($DFE2E_DOCKER), or "docker".
 func DockerBinary() string {
-	if d := os.Getenv("DFE2E_DOCKER"); d != "" {
-		return d
-	}
-	return "docker"
+	return config.FromEnv().DockerBinary()
 }

@@ -89,8 +89,19 @@ func mergeSuites(have, add []Suite) []Suite {
 			case sp.NotSelected:
 			case h.Specs[j].NotSelected:
 				h.Specs[j] = sp
-			case verdict.Worst(h.Specs[j].Verdict.Status, sp.Verdict.Status) != h.Specs[j].Verdict.Status:
-				h.Specs[j] = sp
+			default:
+				// The same spec ran again: count every run, keep the worse
+				// verdict, so a retry never turns a failure into a pass.
+				runs := h.Specs[j].Runs
+				if runs == nil {
+					runs = &verdict.Summary{}
+					runs.AddVerdict(h.Specs[j].Verdict)
+				}
+				runs.AddVerdict(sp.Verdict)
+				if verdict.Worst(h.Specs[j].Verdict.Status, sp.Verdict.Status) != h.Specs[j].Verdict.Status {
+					h.Specs[j] = sp
+				}
+				h.Specs[j].Runs = runs
 			}
 		}
 	}

@@ -44,6 +44,13 @@ func (r *Report) HTML() string {
 	class := map[verdict.Status]string{verdict.Passed: "b-passed", verdict.Failed: "b-failed", verdict.Blocked: "b-blocked", verdict.Skipped: "b-none"}[r.Outcome]
 	p("<div class=\"banner %s\">%s<br><span class=\"muted\">%s · generated %s</span></div>\n", class, e(r.Headline()), e(r.Summary.Line()), r.Generated.UTC().Format(time.RFC3339))
 
+	if len(r.Flakes) > 0 {
+		p("<h2>Flaky — passed and failed across repeated runs (counted as failed)</h2>\n<table><tr><th>Spec</th><th>Passed</th><th>Failed</th><th>Flake rate</th><th>Last failure</th></tr>")
+		for _, f := range r.Flakes {
+			p("<tr><td>%s</td><td class=\"num\">%d</td><td class=\"num\">%d</td><td class=\"num\">%.0f%%</td><td>%s</td></tr>", e(f.Spec), f.Runs.Passed+f.Runs.StandIn, f.Runs.Failed, 100*f.Rate(), e(f.Reason))
+		}
+		p("</table>\n")
+	}
 	p("<h2>Environment</h2>\n<table>")
 	for _, row := range r.Environment.Rows() {
 		p("<tr><th>%s</th><td>%s</td></tr>", e(row[0]), e(row[1]))

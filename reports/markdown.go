@@ -70,6 +70,13 @@ func (r *Report) Markdown() string {
 	p("# dragonfly-e2e run report\n\n")
 	p("**%s** (%s). Generated %s.\n\n", r.Headline(), r.Summary.Line(), r.Generated.UTC().Format(time.RFC3339))
 
+	if len(r.Flakes) > 0 {
+		p("## Flaky — passed and failed across repeated runs (counted as failed)\n\n| Spec | Passed | Failed | Flake rate | Last failure |\n|---|---|---|---|---|\n")
+		for _, f := range r.Flakes {
+			p("| %s | %d | %d | %.0f%% | %s |\n", mdCell(f.Spec), f.Runs.Passed+f.Runs.StandIn, f.Runs.Failed, 100*f.Rate(), mdCell(f.Reason))
+		}
+		p("\n")
+	}
 	p("## Environment\n\n| | |\n|---|---|\n")
 	for _, row := range r.Environment.Rows() {
 		p("| %s | %s |\n", mdCell(row[0]), mdCell(row[1]))

@@ -40,6 +40,26 @@ type Report struct {
 	// Outcome is the run's verdict: the worst of the steps and the specs
 	// (failed over blocked over passed); derived by Finalize.
 	Outcome verdict.Status `json:"outcome"`
+	// Flakes lists every spec that both passed and failed across repeated
+	// runs, derived by Finalize; writers show them first.
+	Flakes []FlakeSpec `json:"flakes,omitempty"`
+}
+
+// FlakeSpec is a spec that both passed and failed across repeated runs.
+type FlakeSpec struct {
+	Suite  string          `json:"suite"`
+	Spec   string          `json:"spec"`
+	Runs   verdict.Summary `json:"runs"`
+	Reason string          `json:"reason"`
+}
+
+// Rate is the share of the spec's runs that failed.
+func (f FlakeSpec) Rate() float64 {
+	n := f.Runs.Passed + f.Runs.StandIn + f.Runs.Failed + f.Runs.Blocked + f.Runs.Skipped
+	if n == 0 {
+		return 0
+	}
+	return float64(f.Runs.Failed) / float64(n)
 }
 
 // Step is one stage of a run and how it ended.
@@ -167,6 +187,15 @@ type Spec struct {
 	// NotSelected marks a spec this suite run left out (label filter or
 	// focus): another run of the same suite may have run it.
 	NotSelected bool `json:"notSelected,omitempty"`
+	// Runs counts the verdicts of every run of this spec when the suites ran
+	// more than once (dfe2e e2e --repeat); a spec that both passed and
+	// failed is a flake, and its verdict is the failure.
+	Runs *verdict.Summary `json:"runs,omitempty"`
+}
+
+// Flaky reports whether the spec both passed and failed across runs.
+func (s Spec) Flaky() bool {
+	return s.Runs != nil && s.Runs.Failed > 0 && s.Runs.Passed+s.Runs.StandIn > 0
 }
 
 // FullName joins the container hierarchy and the spec text.
@@ -252,8 +281,12 @@ func (r *Report) Finalize() {
 	}
 	r.Summary = verdict.Summary{}
 	r.Blocked = nil
+	r.Flakes = nil
 	for _, s := range r.Suites {
 		for _, sp := range s.Specs {
+			if sp.Flaky() {
+				r.Flakes = append(r.Flakes, FlakeSpec{Suite: s.Name, Spec: sp.FullName(), Runs: *sp.Runs, Reason: sp.Verdict.Reason})
+			}
 			r.Summary.AddVerdict(sp.Verdict)
 			if sp.Verdict.Status == verdict.Blocked {
 				r.Blocked = append(r.Blocked, BlockedSpec{Suite: s.Name, Spec: sp.FullName(), Reason: sp.Verdict.Reason, Remedy: sp.Verdict.Remedy})

@@ -133,3 +133,35 @@ func mustJSON(t *testing.T, r *reports.Report) []byte {
 	b, _ := os.ReadFile(p)
 	return b
 }
+
+// The same spec run three times (dfe2e e2e --repeat): passed twice, failed
+// once. It is a flake, listed first, and counted as failed — a retry never
+// turns the failure into a pass.
+func TestRepeatedRunsExposeFlakes(t *testing.T) {
+	var files []string
+	for i, st := range []types.SpecState{types.SpecStatePassed, types.SpecStateFailed, types.SpecStatePassed} {
+		msg := ""
+		if st == types.SpecStateFailed {
+			msg = "source-controller got 404 from the git server"
+		}
+		files = append(files, ginkgoFile(t, "rep"+string(rune('1'+i))+".json",
+			it("fetches the served revision", 1, st, msg), it("installs the bundle", 2, types.SpecStatePassed, "")))
+	}
+	r, err := reports.Build(reports.Inputs{Ginkgo: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Flakes) != 1 || r.Flakes[0].Spec != "fetches the served revision" || r.Flakes[0].Runs.Passed != 2 || r.Flakes[0].Runs.Failed != 1 {
+		t.Fatalf("flakes %+v", r.Flakes)
+	}
+	if r.Summary.Failed != 1 || r.Summary.Passed != 1 || r.Outcome != verdict.Failed {
+		t.Fatalf("summary %s outcome %s: the flake must count as failed", r.Summary.Line(), r.Outcome)
+	}
+	md := r.Markdown()
+	if i := strings.Index(md, "## Flaky"); i < 0 || i > strings.Index(md, "## Environment") {
+		t.Fatalf("the flaky section is not first:\n%s", md)
+	}
+	if !strings.Contains(md, "| fetches the served revision | 2 | 1 | 33% | failed: source-controller got 404 from the git server") {
+		t.Fatalf("flake row missing:\n%s", md)
+	}
+}

@@ -80,6 +80,7 @@ but something was blocked (0 with --blocked-ok).`,
 		"offline copy of the flux2 "+flux.Version+" release manifests (folder with source-controller.yaml, …; env "+config.EnvFluxManifests+"); empty: downloaded from GitHub")
 	fl.StringVar(&o.Flux.LabelFilter, "flux-label-filter", "health", "Ginkgo label filter of the Flux tier, run after the install tier")
 	fl.BoolVar(&o.Flux.Skip, "skip-flux", false, "do not run the Flux tier")
+	fl.IntVar(&o.Repeat, "repeat", 1, "run the selected specs this many times on one cluster; a spec that both passed and failed is a flake, listed first and counted as failed")
 	fl.BoolVar(&blockedOK, "blocked-ok", false, "exit 0 instead of 3 when nothing failed but some specs are blocked (they stay listed as blocked)")
 	root.AddCommand(cmd)
 }

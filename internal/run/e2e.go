@@ -50,6 +50,9 @@ type Options struct {
 	SnapshotTarget string
 	// OperatorVersion is the bundled operator release under test.
 	OperatorVersion string
+	// Repeat runs the selected specs this many times on one cluster, to
+	// tell a flake (passed and failed) from a regression.
+	Repeat int
 	// OperatorSource is an offline copy of the upstream operator manifest
 	// for the suites (see operator.SourceOptions); empty: cache or download.
 	OperatorSource string
@@ -84,6 +87,9 @@ const (
 func (o *Options) Validate() error {
 	if err := wait.CheckEnv(); err != nil {
 		return err
+	}
+	if o.Repeat < 1 {
+		return fmt.Errorf("--repeat %d: give 1 or more", o.Repeat)
 	}
 	if o.OperatorVersion == "" {
 		o.OperatorVersion = operator.DefaultVersion
@@ -190,7 +196,7 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 		air  airGap
 	)
 	kc := filepath.Join(o.Artifacts, "kind-"+o.Cluster+".kubeconfig")
-	p := Plan{ReportDir: filepath.Join(o.Artifacts, "report"), Logf: logf}
+	p := Plan{ReportDir: filepath.Join(o.Artifacts, "report"), Logf: logf, Repeat: o.Repeat}
 	p.Setup = append(p.Setup,
 		Step{"preflight", func(ctx context.Context) (string, error) {
 			var err error
@@ -254,8 +260,8 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 		return s
 	}
 	install := Tier{Name: "install and data", LabelFilter: o.LabelFilter, Report: filepath.Join(o.Artifacts, "e2e-kind.json")}
-	install.Run = func(ctx context.Context) error {
-		return goTestSuites(ctx, o.Suites, install.LabelFilter, install.Report, suiteEnv(), logf)
+	install.Run = func(ctx context.Context, report string) error {
+		return goTestSuites(ctx, o.Suites, install.LabelFilter, report, suiteEnv(), logf)
 	}
 	p.Tiers = append(p.Tiers, install)
 	if !o.Flux.Skip {
@@ -266,10 +272,10 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 				return strings.Join(fimg.archives, " "), cl.LoadArchives(fimg.archives...)
 			}},
 		}
-		ft.Run = func(ctx context.Context) error {
+		ft.Run = func(ctx context.Context, report string) error {
 			env := suiteEnv()
 			env.GitServerImage, env.FluxManifests = fimg.gitServer, o.Flux.Manifests
-			return goTestSuites(ctx, o.Suites, ft.LabelFilter, ft.Report, env, logf)
+			return goTestSuites(ctx, o.Suites, ft.LabelFilter, report, env, logf)
 		}
 		p.Tiers = append(p.Tiers, ft)
 	}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/verdict"
@@ -51,8 +52,9 @@ type Tier struct {
 	// Before are the tier's own set-up steps (e.g. the Flux images); a failed
 	// or blocked one leaves the tier not run.
 	Before []Step
-	// Run runs the suites; a non-nil error means the process failed.
-	Run func(ctx context.Context) error
+	// Run runs the suites, writing their report to report (Report, or one
+	// file per repetition); a non-nil error means the process failed.
+	Run func(ctx context.Context, report string) error
 }
 
 // Teardown removes what the run created. runFailed tells it whether the run
@@ -80,6 +82,9 @@ type Plan struct {
 	Env func() []string
 	// ReportDir receives report.json, report.md, junit.xml, report.html.
 	ReportDir string
+	// Repeat runs every tier this many times on the same cluster (default
+	// once); the report counts each spec's runs and names the flakes.
+	Repeat int
 	Logf      func(format string, args ...any)
 }
 
@@ -145,6 +150,16 @@ func Execute(ctx context.Context, p Plan) (*Record, error) {
 			rec.add(reports.Step{Name: "suites: " + t.Name, Status: verdict.Failed, Detail: err.Error()})
 			continue
 		}
+		stale := false
+		for r := 1; r <= max(p.Repeat, 1); r++ {
+			if err := removeStale(repetitionReport(t.Report, r, p.Repeat)); err != nil {
+				rec.add(reports.Step{Name: "suites: " + t.Name, Status: verdict.Failed, Detail: err.Error()})
+				stale = true
+			}
+		}
+		if stale {
+			continue
+		}
 		if stopped != "" {
 			rec.notRunTier(t, stopped)
 			continue
@@ -169,11 +184,17 @@ func Execute(ctx context.Context, p Plan) (*Record, error) {
 			continue
 		}
 		rec.Tiers[t.Name] = "ran"
-		read, err := rec.runTier(ctx, t)
-		if read {
-			reportsRead = append(reportsRead, t.Report)
+		for r := 1; r <= max(p.Repeat, 1); r++ {
+			if r > 1 && ctx.Err() != nil {
+				break
+			}
+			report := repetitionReport(t.Report, r, p.Repeat)
+			read, err := rec.runTier(ctx, t, report, repetitionName(t.Name, r, p.Repeat))
+			if read {
+				reportsRead = append(reportsRead, report)
+			}
+			badInput = asBadInput(badInput, err)
 		}
-		badInput = asBadInput(badInput, err)
 	}
 	rep, err := buildReport(p, rec, reportsRead)
 	if err != nil {
@@ -214,6 +235,22 @@ func (r *Record) conclude() {
 	for _, s := range r.Steps {
 		r.Outcome = verdict.Worst(r.Outcome, s.Status)
 	}
+}
+
+// repetitionReport is the report file of run r of n: Report itself when the
+// tier runs once, else <name>.run<r>.json beside it.
+func repetitionReport(report string, r, n int) string {
+	if n <= 1 {
+		return report
+	}
+	return strings.TrimSuffix(report, ".json") + fmt.Sprintf(".run%d.json", r)
+}
+
+func repetitionName(tier string, r, n int) string {
+	if n <= 1 {
+		return tier
+	}
+	return fmt.Sprintf("%s (run %d of %d)", tier, r, n)
 }
 
 func asBadInput(have, err error) error {

@@ -48,7 +48,7 @@ var (
 // health specs (the other tier's spec is "not selected").
 func fakeTier(t *testing.T, dir, name, filter string, own spec, runErr error) Tier {
 	report := filepath.Join(dir, name+".json")
-	return Tier{Name: name, LabelFilter: filter, Report: report, Run: func(context.Context) error {
+	return Tier{Name: name, LabelFilter: filter, Report: report, Run: func(_ context.Context, report string) error {
 		specs := []spec{installSpec, chainSpec}
 		for i := range specs {
 			specs[i].state = types.SpecStateSkipped
@@ -133,7 +133,7 @@ func TestFailedStepBeatsBlockedSpecs(t *testing.T) {
 func TestSuiteBinaryThatDiesIsAFailure(t *testing.T) {
 	dir := t.TempDir()
 	died := Tier{Name: "install", LabelFilter: "install", Report: filepath.Join(dir, "install.json"),
-		Run: func(context.Context) error { return errors.New("exit status 2") }}
+		Run: func(context.Context, string) error { return errors.New("exit status 2") }}
 	blocked := fakeTier(t, dir, "flux", "health", blockedSpec(chainSpec), nil)
 	rec, _ := Execute(context.Background(), Plan{Tiers: []Tier{died, blocked}})
 	if rec.Outcome != verdict.Failed || rec.ExitCode(true) != 1 {
@@ -162,7 +162,7 @@ func TestStaleReportIsNotRead(t *testing.T) {
 		Before: []Step{{Name: "flux images", Do: func(context.Context) (string, error) {
 			return "", &BlockedError{Reason: "ghcr.io/fluxcd/source-controller cannot be had", Remedy: "--image-archive"}
 		}}},
-		Run: func(context.Context) error { t.Fatal("tier ran after its set-up was blocked"); return nil }}
+		Run: func(context.Context, string) error { t.Fatal("tier ran after its set-up was blocked"); return nil }}
 	rec, err := Execute(context.Background(), Plan{Tiers: []Tier{install, flux}})
 	if err != nil {
 		t.Fatal(err)
@@ -178,7 +178,7 @@ func TestStaleReportIsNotRead(t *testing.T) {
 func TestUnreadableReportIsBadInput(t *testing.T) {
 	dir := t.TempDir()
 	bad := Tier{Name: "install", LabelFilter: "install", Report: filepath.Join(dir, "install.json"),
-		Run: func(context.Context) error {
+		Run: func(context.Context, string) error {
 			return os.WriteFile(filepath.Join(dir, "install.json"), []byte("{not json"), 0o644)
 		}}
 	rec, err := Execute(context.Background(), Plan{Tiers: []Tier{bad}})
@@ -228,5 +228,42 @@ func TestReportIsWrittenWithSteps(t *testing.T) {
 	}
 	if !strings.Contains(string(b), "FAILED — step images failed") || rec.ReportDir != out {
 		t.Fatalf("report.md:\n%s", b)
+	}
+}
+
+// --repeat runs a tier N times on one cluster; a spec that passed and then
+// failed is a flake, counted as failed: the run fails, never retried green.
+func TestRepeatNamesTheFlake(t *testing.T) {
+	dir := t.TempDir()
+	n := 0
+	tier := Tier{Name: "install", LabelFilter: "install", Report: filepath.Join(dir, "install.json"),
+		Run: func(_ context.Context, report string) error {
+			n++
+			s := passedSpec(installSpec)
+			if n == 2 {
+				s.state, s.msg = types.SpecStateFailed, "CRD not Established"
+			}
+			writeGinkgo(t, report, s)
+			if n == 2 {
+				return errors.New("exit status 1")
+			}
+			return nil
+		}}
+	rec, err := Execute(context.Background(), Plan{Tiers: []Tier{tier}, Repeat: 3, ReportDir: filepath.Join(dir, "report")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 || len(rec.Steps) != 3 || rec.Steps[1].Name != "suites: install (run 2 of 3)" {
+		t.Fatalf("ran %d times, steps %+v", n, rec.Steps)
+	}
+	if rec.Outcome != verdict.Failed || rec.Summary.Failed != 1 {
+		t.Fatalf("outcome %s, summary %s", rec.Outcome, rec.Summary.Line())
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "report", "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "| installs the bundle | 2 | 1 | 33% |") {
+		t.Fatalf("report.md has no flake row:\n%s", b)
 	}
 }

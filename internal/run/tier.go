@@ -27,22 +27,22 @@ func removeStale(path string) error {
 
 // runTier runs t and records its step. read says whether its report was
 // read; the error is bad input (a report that cannot be parsed) or nil.
-func (r *Record) runTier(ctx context.Context, t Tier) (read bool, badInput error) {
-	name := "suites: " + t.Name
+func (r *Record) runTier(ctx context.Context, t Tier, report, label string) (read bool, badInput error) {
+	name := "suites: " + label
 	start := time.Now()
-	runErr := t.Run(ctx)
+	runErr := t.Run(ctx, report)
 	st := reports.Step{Name: name, Seconds: time.Since(start).Round(100 * time.Millisecond).Seconds()}
 	defer func() { r.add(st) }()
-	if _, err := os.Stat(t.Report); err != nil {
+	if _, err := os.Stat(report); err != nil {
 		st.Status = verdict.Failed
 		if runErr != nil {
-			st.Detail = fmt.Sprintf("the suites ended (%v) without writing their report %s: the test binary died or did not build", runErr, t.Report)
+			st.Detail = fmt.Sprintf("the suites ended (%v) without writing their report %s: the test binary died or did not build", runErr, report)
 		} else {
-			st.Detail = fmt.Sprintf("the suites exited 0 but wrote no report %s", t.Report)
+			st.Detail = fmt.Sprintf("the suites exited 0 but wrote no report %s", report)
 		}
 		return false, nil
 	}
-	suites, _, err := reports.ReadGinkgo(t.Report)
+	suites, _, err := reports.ReadGinkgo(report)
 	if err != nil {
 		st.Status, st.Detail = verdict.Failed, "reading the tier's report: "+err.Error()
 		return false, BadInput(err)

@@ -85,7 +85,7 @@ type Plan struct {
 	// Repeat runs every tier this many times on the same cluster (default
 	// once); the report counts each spec's runs and names the flakes.
 	Repeat int
-	Logf      func(format string, args ...any)
+	Logf   func(format string, args ...any)
 }
 
 // Record is what a run did and concluded.

@@ -172,9 +172,17 @@ func build(ctx context.Context, module, outDir, ldflags string, pkgs []string, l
 	if err != nil {
 		return err
 	}
-	tmpOut := outDir + ".partial"
-	_ = os.RemoveAll(tmpOut)
-	if err := os.MkdirAll(tmpOut, 0o755); err != nil {
+	// A directory of this build's own: two runs building the same key at
+	// once (a CI job and a developer's run) must not remove each other's
+	// half-built binaries.
+	if err := os.MkdirAll(filepath.Dir(outDir), 0o755); err != nil {
+		return err
+	}
+	tmpOut, err := os.MkdirTemp(filepath.Dir(outDir), filepath.Base(outDir)+".partial-")
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(tmpOut, 0o755); err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmpOut)

@@ -46,9 +46,9 @@ envtest-assets: ## build (once, cached) kube-apiserver and etcd for the API tier
 # API_LABELS selects API-tier specs (Ginkgo label filter); DFE2E_TEST_DEPTH (0-4, default 2) their depth.
 API_LABELS ?= install || rbac || admission || selftest
 # KUBEBUILDER_ASSETS, when set, names the kube-apiserver/etcd to use; unset, the pinned ones
-# are built once into the cache (internal/k8sbuild) by a small command that does not link the CLI.
+# are built once into the cache (internal/env/k8sbuild) by a small command that does not link the CLI.
 test-api: ## install/rbac/admission suites + planted-defect self-tests against one real kube-apiserver + etcd (envtest, no Docker)
-	@assets="$${KUBEBUILDER_ASSETS:-$$($(GO) run ./internal/cluster/envtestassets)}"; \
+	@assets="$${KUBEBUILDER_ASSETS:-$$($(GO) run ./internal/env/cluster/envtestassets)}"; \
 	  mkdir -p $(ARTIFACTS); \
 	  KUBEBUILDER_ASSETS="$$assets" DFE2E_CLUSTER=envtest DFE2E_ARTIFACTS=$(ARTIFACTS) \
 	  $(GO) test -count=1 -timeout 20m -tags e2e ./suites/... -args \

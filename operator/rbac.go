@@ -6,8 +6,8 @@ import (
 )
 
 // What the operator needs from the API, in one place: the static RBAC rule
-// (internal/lint DFE008) and the SubjectAccessReview checks of the rbac suite
-// (internal/rbaccheck) both read this table, so they cannot drift apart.
+// (internal/static/lint DFE008) and the SubjectAccessReview checks of the rbac suite
+// (internal/checks/rbaccheck) both read this table, so they cannot drift apart.
 //
 // Each entry carries the upstream behaviour that needs it, so that a reader can
 // argue with it line by line. It is deliberately narrower than the manager

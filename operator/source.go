@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/k8sbuild"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/k8sbuild"
 )
 
 // ManifestFile is the upstream manifest's file name, in the release tree and

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/verdict"
+	"github.com/dragonfly-e2e/dragonfly-e2e/verdict"
 )
 
 // Inputs lists what a report is built from (the flags of dfe2e report build).

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/verdict"
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
+	"github.com/dragonfly-e2e/dragonfly-e2e/verdict"
 )
 
 // The HTML page is one file with inline CSS and inline SVG: it opens offline,

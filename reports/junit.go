@@ -6,7 +6,7 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/verdict"
+	"github.com/dragonfly-e2e/dragonfly-e2e/verdict"
 )
 
 // JUnit XML. Blocked specs are <skipped message="blocked: …"/> (JUnit has no

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/verdict"
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
+	"github.com/dragonfly-e2e/dragonfly-e2e/verdict"
 )
 
 // Headline is the run's verdict in words: never "passed" when a step or spec

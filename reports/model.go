@@ -14,8 +14,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/verdict"
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
+	"github.com/dragonfly-e2e/dragonfly-e2e/verdict"
 )
 
 // Schema identifies report.json files (so compare can tell them from load results).

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/verdict"
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
 	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
 	rt "github.com/dragonfly-e2e/dragonfly-e2e/reports/reportstest"
+	"github.com/dragonfly-e2e/dragonfly-e2e/verdict"
 )
 
 // fixtureReport builds a report from the synthetic Ginkgo report (every

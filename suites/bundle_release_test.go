@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/lint"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/static/lint"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
 )
 

@@ -17,11 +17,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures/instances"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/dataset"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/failover"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/instance"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/standin"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/dataset"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/failover"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/standin"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/images"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
 )

@@ -20,17 +20,17 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/installcheck"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/gitops"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/gitserver"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/imagepull"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/installcheck"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/instance"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/podwait"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/verdict"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux/gitserver"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/imagepull"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/podwait"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/static/gitops"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+	"github.com/dragonfly-e2e/dragonfly-e2e/verdict"
 )
 
 // The Flux tier's names from the fixtures tree.

@@ -16,11 +16,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/installcheck"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/gitops"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/gitserver"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/installcheck"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/podwait"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux/gitserver"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/podwait"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/static/gitops"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 )
 

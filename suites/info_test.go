@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/finding"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/finding"
 )
 
 // InfoPrefix starts the skip message of a spec that only reports (a

@@ -8,8 +8,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/finding"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/rbaccheck"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/finding"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/rbaccheck"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
 )
 

@@ -10,7 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/restarts"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/restarts"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
 )
 

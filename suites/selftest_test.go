@@ -13,11 +13,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/admissioncheck"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/cluster"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/finding"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/installcheck"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/rbaccheck"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/admissioncheck"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/finding"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/installcheck"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/rbaccheck"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/cluster"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
 )

@@ -15,9 +15,9 @@ import (
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures/instances"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/dataset"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/instance"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/standin"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/dataset"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/standin"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
 )

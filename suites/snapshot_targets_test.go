@@ -22,16 +22,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures/instances"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/cluster"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/imagepull"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/instance"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/podwait"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/standin"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/verdict"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/standin"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/cluster"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/images"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/imagepull"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/podwait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+	"github.com/dragonfly-e2e/dragonfly-e2e/verdict"
 )
 
 // snapTarget is what the snapshot suite runs against: the CRD-managed

@@ -6,7 +6,7 @@ package main
 import (
 	"os"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/dfstandin"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/dfstandin"
 )
 
 func main() { os.Exit(dfstandin.Main(os.Args[1:])) }

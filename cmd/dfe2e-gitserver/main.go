@@ -12,7 +12,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/gitserver"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux/gitserver"
 )
 
 func main() {

@@ -10,7 +10,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/registry/server"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/registry/server"
 )
 
 func main() {

@@ -1,6 +1,6 @@
 // Command dfe2e-runc-wrapper is an OCI runtime that a Docker engine can use as
 // its default runtime on hosts whose capability bounding set lacks some
-// capabilities (see internal/preflight/capfilter). It removes those
+// capabilities (see internal/env/preflight/capfilter). It removes those
 // capabilities from the container config (create/run) and from exec process
 // specs, then execs the real runc with the unchanged arguments.
 //
@@ -16,7 +16,7 @@ import (
 	"syscall"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/preflight/capfilter"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/preflight/capfilter"
 )
 
 // globalWithValue are runc's global flags that take a separate value.

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/k8sbuild"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/k8sbuild"
 )
 
 func init() {

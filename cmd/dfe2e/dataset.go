@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/dataset"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/dataset"
 )
 
 type datasetFlags struct {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/dataset"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/dataset"
 )
 
 func runDatasetCmd(t *testing.T, args ...string) (int, string) {

@@ -9,9 +9,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/kindconfig"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux"
 	e2erun "github.com/dragonfly-e2e/dragonfly-e2e/internal/run"
-	"github.com/dragonfly-e2e/dragonfly-e2e/kindconfig"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
 )
 

@@ -5,9 +5,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/preflight"
-	"github.com/dragonfly-e2e/dragonfly-e2e/kindconfig"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/images"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/kindconfig"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/preflight"
 )
 
 func init() {

@@ -6,8 +6,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/gitops"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/lint"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/static/gitops"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/static/lint"
 )
 
 func newLintCmd() *cobra.Command {

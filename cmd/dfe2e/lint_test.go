@@ -14,7 +14,7 @@ import (
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/lint"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/static/lint"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
 )
 

@@ -20,13 +20,13 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/cluster"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/imagepull"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/loadtarget"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/cluster"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/images"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/kindconfig"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/imagepull"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/loadtarget"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
-	"github.com/dragonfly-e2e/dragonfly-e2e/kindconfig"
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
 )
 

@@ -25,12 +25,12 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/instance"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/loadtarget"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/standin"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/standin"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/images"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/kindconfig"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/loadtarget"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
-	"github.com/dragonfly-e2e/dragonfly-e2e/kindconfig"
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
 )
 

@@ -28,7 +28,7 @@ var envFuncs = map[string]bool{
 var environAllowed = []struct{ file, into, why string }{
 	{"*", "append→.Env", "an exec.Cmd inherits this process's environment (PATH, GOCACHE, …) plus a few variables of its own"},
 	{"*", "syscall.Exec", "the process replaces itself with another program, which inherits its environment"},
-	{"internal/dfstandin/main.go", "ParseArgs", "the stand-in is a container entrypoint emulating Dragonfly, which takes DFLY_* flags from its environment; those are the container's input, not dfe2e settings"},
+	{"internal/data/dfstandin/main.go", "ParseArgs", "the stand-in is a container entrypoint emulating Dragonfly, which takes DFLY_* flags from its environment; those are the container's input, not dfe2e settings"},
 }
 
 // TestNoEnvironmentAccessOutsideConfig fails, listing file:line, wherever
@@ -230,7 +230,7 @@ func ParseArgs(a, b []string) error { return nil }
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	got, _ = envCalls(path, "internal/dfstandin/main.go")
+	got, _ = envCalls(path, "internal/data/dfstandin/main.go")
 	for _, g := range got {
 		if strings.Contains(g, ":19:") {
 			t.Fatalf("ParseArgs(…, os.Environ()) is allowed in the stand-in's main.go: %v", got)

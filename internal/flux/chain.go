@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/gitops"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/static/gitops"
 )
 
 // ChainOrder sorts a rendered tree's Kustomizations so that each comes after

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/gitops"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/static/gitops"
 )
 
 func kz(name, parent string, deps ...string) *gitops.Kustomization {

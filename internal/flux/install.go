@@ -22,9 +22,9 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/installcheck"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/installcheck"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/podwait"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/podwait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 )
 

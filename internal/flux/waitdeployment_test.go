@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/imagepull"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/imagepull"
 )
 
 func deploymentWithPods(pods ...*corev1.Pod) client.Client {

@@ -6,8 +6,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/registry"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/images"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/registry"
 )
 
 // airGap is how images reach a cluster with no registry: a registry of the

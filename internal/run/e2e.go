@@ -12,12 +12,12 @@ import (
 	"time"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/images"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/k8sbuild"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/kindconfig"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/preflight"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/k8sbuild"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/preflight"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
-	"github.com/dragonfly-e2e/dragonfly-e2e/kindconfig"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
 )
 

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/images"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/preflight"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/images"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/preflight"
 )
 
 // fluxImages is the background build of the Flux tier's images, started

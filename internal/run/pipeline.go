@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/verdict"
 	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
+	"github.com/dragonfly-e2e/dragonfly-e2e/verdict"
 )
 
 // BlockedError is a step that could not start for lack of an image.

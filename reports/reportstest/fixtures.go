@@ -14,8 +14,8 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/onsi/ginkgo/v2/types"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/verdict"
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
+	"github.com/dragonfly-e2e/dragonfly-e2e/verdict"
 )
 
 // Texts of the fixture's specs, for assertions.

@@ -1,0 +1,98 @@
+package images
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/hosttools"
+)
+
+// The stand-in image must run redis-server with nothing but its own files:
+// unpack it and start the server chrooted into it.
+func TestStandInImageRunsRedisServerAlone(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for chroot")
+	}
+	// Checked here so that EnsureStandIn finds every tool and installs nothing.
+	hosttools.Require(t, StandInTools)
+	t.Setenv("DFE2E_CACHE", t.TempDir())
+	img, err := EnsureStandIn(context.Background(), t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(img.Ref, StandInRepo+":") || !strings.Contains(img.Package, "redis-tools") {
+		t.Fatalf("ref %s package %s", img.Ref, img.Package)
+	}
+	root := t.TempDir()
+	unpackImage(t, img.Archive, root)
+	out, err := exec.Command("chroot", root, "/usr/bin/redis-server", "--version").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Redis server v=") {
+		t.Fatalf("redis-server in the image: %v: %s", err, out)
+	}
+	out, err = exec.Command("chroot", root, "/bin/sh", "-c", "ls / && redis-cli --version").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "redis-cli") {
+		t.Fatalf("shell and redis-cli in the image: %v: %s", err, out)
+	}
+	// Cached by content: a second call reuses the archive.
+	again, err := EnsureStandIn(context.Background(), t.Logf)
+	if err != nil || again.Ref != img.Ref || again.Archive != img.Archive {
+		t.Fatalf("second build: %+v %v", again, err)
+	}
+}
+
+// unpackImage extracts every layer of a docker-save archive into root.
+func unpackImage(t *testing.T, archive, root string) {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("tar", "-xf", archive, "-C", dir).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m []struct{ Layers []string }
+	if err := json.Unmarshal(raw, &m); err != nil || len(m) != 1 {
+		t.Fatalf("manifest: %v", err)
+	}
+	for _, l := range m[0].Layers {
+		f, err := os.Open(filepath.Join(dir, l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(f)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(root, h.Name)
+			switch h.Typeflag {
+			case tar.TypeDir:
+				os.MkdirAll(p, os.FileMode(h.Mode))
+			case tar.TypeSymlink:
+				os.MkdirAll(filepath.Dir(p), 0o755)
+				os.Symlink(h.Linkname, p)
+			case tar.TypeReg:
+				os.MkdirAll(filepath.Dir(p), 0o755)
+				w, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, os.FileMode(h.Mode))
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(w, tr)
+				w.Close()
+			}
+		}
+		f.Close()
+	}
+}

@@ -13,7 +13,7 @@ type Level int
 const (
 	// Highest: the install itself; without it nothing else means anything.
 	Highest Level = iota
-	// High: the checks the issue asks for on the bundled version.
+	// High: the conformance checks of the bundled version.
 	High
 	// Medium: planted-defect self-tests and reports. The default depth.
 	Medium

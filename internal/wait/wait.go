@@ -74,7 +74,7 @@ const (
 	// SourceReady bounds a Flux source (GitRepository) fetching a requested revision.
 	// 5 m: after the data tier restarts the kind node, source-controller was
 	// seen getting 404s through the git server's Service for up to 3 m while
-	// the server itself was up (cause not found; see the closing note).
+	// the server itself was up.
 	SourceReady Name = "SourceReady"
 	// FluxRestored bounds Flux acting on a drift or a removal: the request waits
 	// for any in-flight reconcile, which can hold for a Kustomization's 5m

@@ -14,9 +14,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 )
+
+// DefaultReady bounds the wait for a started server to answer PING when
+// Options.Ready is zero.
+const DefaultReady = 30 * time.Second
 
 // Server is a running redis-server.
 type Server struct {
@@ -37,6 +39,9 @@ type Options struct {
 	TLS *TLSFiles
 	// Extra are more redis-server arguments.
 	Extra []string
+	// Ready bounds the wait for the server to answer PING; zero:
+	// DefaultReady. A harness passes its own named timeout here.
+	Ready time.Duration
 }
 
 // TLSFiles are the server's certificate, key and the CA that signed them.
@@ -92,37 +97,73 @@ func start(ctx context.Context, bin string, o Options) (*Server, error) {
 		return nil, fmt.Errorf("starting redis-server: %w", err)
 	}
 	go func() { _ = s.cmd.Wait(); close(s.done) }()
-	_, err = wait.For(ctx, "redis-server on "+s.Addr+" to accept connections", wait.ServerReachable,
-		func(ctx context.Context) (bool, string, error) {
-			select {
-			case <-s.done:
-				return false, "", fmt.Errorf("redis-server exited: %s", strings.TrimSpace(s.log.String()))
-			default:
-			}
-			var c net.Conn
-			if o.TLS != nil {
-				c, err = tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", s.Addr, &tls.Config{InsecureSkipVerify: true}) // readiness only
-			} else {
-				c, err = net.DialTimeout("tcp", s.Addr, time.Second)
-			}
-			if err != nil {
-				return false, err.Error(), nil
-			}
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(time.Second))
-			if _, err := c.Write([]byte("PING\r\n")); err != nil {
-				return false, err.Error(), nil
-			}
-			buf := make([]byte, 64)
-			n, _ := c.Read(buf)
-			// +PONG, or -NOAUTH when a password is set: either way it serves RESP.
-			return n > 0 && (buf[0] == '+' || buf[0] == '-'), string(buf[:n]), nil
-		})
+	err = s.waitReady(ctx, o)
 	if err != nil {
 		s.Stop()
 		return nil, err
 	}
 	return s, nil
+}
+
+// waitReady polls until the server answers RESP on its port, it exits, ctx
+// ends, or o.Ready passes.
+func (s *Server) waitReady(ctx context.Context, o Options) error {
+	bound := o.Ready
+	if bound <= 0 {
+		bound = DefaultReady
+	}
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	interval := 50 * time.Millisecond
+	last := ""
+	for {
+		select {
+		case <-s.done:
+			return fmt.Errorf("redis-server exited: %s", strings.TrimSpace(s.log.String()))
+		default:
+		}
+		ok, state := s.ping(o.TLS != nil)
+		if ok {
+			return nil
+		}
+		last = state
+		t := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("timed out after %s waiting for redis-server on %s to accept connections (last seen: %s)", bound, s.Addr, last)
+			}
+			return fmt.Errorf("waiting for redis-server on %s: %w", s.Addr, ctx.Err())
+		case <-t.C:
+		}
+		if interval < time.Second {
+			interval *= 2
+		}
+	}
+}
+
+// ping reports whether the server answers a PING, and what it saw.
+func (s *Server) ping(useTLS bool) (bool, string) {
+	var c net.Conn
+	var err error
+	if useTLS {
+		c, err = tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", s.Addr, &tls.Config{InsecureSkipVerify: true}) // readiness only
+	} else {
+		c, err = net.DialTimeout("tcp", s.Addr, time.Second)
+	}
+	if err != nil {
+		return false, err.Error()
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return false, err.Error()
+	}
+	buf := make([]byte, 64)
+	n, _ := c.Read(buf)
+	// +PONG, or -NOAUTH when a password is set: either way it serves RESP.
+	return n > 0 && (buf[0] == '+' || buf[0] == '-'), string(buf[:n])
 }
 
 // Pid is the server's process id (of taskset's exec'd redis-server when pinned).

@@ -3,7 +3,13 @@
 // latency in HdrHistogram.
 package loadgen
 
-import "time"
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
 
 // Workload describes one load run. Zero values are documented per field;
 // Validate (in validate.go) rejects impossible combinations.
@@ -22,4 +28,21 @@ type Workload struct {
 	Requests    int64         `json:"requests,omitempty"` // measured request count (xor Duration)
 	Rate        float64       `json:"rate,omitempty"`     // open loop: target requests/s over all connections (0: closed loop)
 	Seed        int64         `json:"seed"`               // fixed seed for key and op choice (default 1)
+}
+
+// ParseWorkload decodes a Workload as encoding/json writes it: the form the
+// in-cluster Job hands its workload to the pod in. Unknown fields and
+// trailing data are errors, so a misspelt field or one from a newer dfe2e is
+// not silently dropped from the run.
+func ParseWorkload(data []byte) (Workload, error) {
+	var w Workload
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		return Workload{}, fmt.Errorf("workload JSON: %w", err)
+	}
+	if dec.More() {
+		return Workload{}, errors.New("workload JSON: more than one value")
+	}
+	return w, nil
 }

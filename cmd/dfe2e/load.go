@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/loadtarget"
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
 )
 
@@ -46,13 +48,21 @@ type loadFlags struct {
 	passwordSecret, passKey string
 	cluster                 clusterLoadFlags
 	targetLabel             string
+	workloadJSON            string
 }
 
 func init() { root.AddCommand(newLoadCmd()) }
 
 // newLoadCmd builds the load command (fresh flags each time, for tests).
 func newLoadCmd() *cobra.Command {
-	var f loadFlags
+	cmd, _ := newLoadCmdFlags()
+	return cmd
+}
+
+// newLoadCmdFlags is newLoadCmd with the flags it parses into, so a test can
+// see the Workload a command line builds without running it.
+func newLoadCmdFlags() (*cobra.Command, *loadFlags) {
+	f := &loadFlags{}
 	cmd := &cobra.Command{
 		Use:   "load",
 		Short: "Load a RESP server (Dragonfly, or redis-server as a stand-in) and record every request's latency",
@@ -86,7 +96,7 @@ failure), 130 interrupted (partial results written, marked "partial").`,
   dfe2e load --port-forward database/test-cache:6379 --kubeconfig kc --duration 30s
   dfe2e load --job --namespace database --instance test-cache --kind-cluster dfe2e --kubeconfig kc --requests 100000`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runLoad(cmd, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runLoad(cmd, *f) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:6379", "server host:port (loopback or a port-forward)")
@@ -124,11 +134,21 @@ failure), 130 interrupted (partial results written, marked "partial").`,
 	addClusterLoadFlags(cmd, &f.cluster)
 	fl.StringVar(&f.targetLabel, "target-label", "", "what result.json names as the target (the Job sets it)")
 	_ = fl.MarkHidden("target-label")
-	return cmd
+	fl.StringVar(&f.workloadJSON, loadtarget.WorkloadFlag, "", "the whole workload as loadgen.Workload JSON, instead of the workload flags (the Job passes it so)")
+	_ = fl.MarkHidden(loadtarget.WorkloadFlag)
+	return cmd, f
 }
+
+// workloadFlagNames are the flags that make up a Workload; --workload-json
+// replaces them all.
+var workloadFlagNames = []string{"mode", "connections", "pipeline", "ratio", "keyspace", "key-dist", "value-size",
+	"ttl", "prefill", "warmup", "duration", "requests", "rate", "seed"}
 
 // workloadFromFlags checks the flag combinations and builds the Workload.
 func workloadFromFlags(cmd *cobra.Command, f loadFlags) (loadgen.Workload, error) {
+	if cmd.Flags().Changed(loadtarget.WorkloadFlag) {
+		return workloadFromJSON(cmd, f.workloadJSON)
+	}
 	var errs []error
 	get, set, err := loadgen.ParseRatio(f.ratio)
 	if err != nil {
@@ -167,6 +187,25 @@ func workloadFromFlags(cmd *cobra.Command, f loadFlags) (loadgen.Workload, error
 	// Flag-level problems first; the workload's own checks (pipeline 0, 0:0 …) next.
 	if err := errors.Join(errs...); err != nil {
 		return w, err
+	}
+	return w, w.WithDefaults().Validate()
+}
+
+// workloadFromJSON is the Workload --workload-json gives, alone: a workload
+// flag beside it would be ignored or contradict it.
+func workloadFromJSON(cmd *cobra.Command, raw string) (loadgen.Workload, error) {
+	var also []string
+	for _, n := range workloadFlagNames {
+		if cmd.Flags().Changed(n) {
+			also = append(also, "--"+n)
+		}
+	}
+	if len(also) > 0 {
+		return loadgen.Workload{}, fmt.Errorf("--%s is the whole workload: drop %s", loadtarget.WorkloadFlag, strings.Join(also, ", "))
+	}
+	w, err := loadgen.ParseWorkload([]byte(raw))
+	if err != nil {
+		return w, fmt.Errorf("--%s: %w", loadtarget.WorkloadFlag, err)
 	}
 	return w, w.WithDefaults().Validate()
 }
@@ -317,7 +356,7 @@ func tlsConfig(f loadFlags) (*tls.Config, error) {
 }
 
 func emitJob(out io.Writer, f loadFlags, w loadgen.Workload) error {
-	b, err := loadgen.JobManifest(loadgen.JobSpec{
+	b, err := loadtarget.JobManifest(loadtarget.JobSpec{
 		Namespace: f.namespace, Instance: f.instance, Image: f.image,
 		PasswordSecret: f.passwordSecret, PasswordKey: f.passKey, Workload: w,
 	})

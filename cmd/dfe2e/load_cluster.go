@@ -143,12 +143,12 @@ func runLoadJob(cmd *cobra.Command, f loadFlags, w loadgen.Workload) error {
 	if len(missing) > 0 {
 		return badInput(fmt.Errorf("--job needs %s", strings.Join(missing, " and ")))
 	}
-	spec := loadgen.JobSpec{Namespace: f.namespace, Instance: f.instance, Image: f.image,
+	spec := loadtarget.JobSpec{Namespace: f.namespace, Instance: f.instance, Image: f.image,
 		PasswordSecret: f.passwordSecret, PasswordKey: f.passKey, Workload: w}
 	if spec.Image == "" {
 		spec.Image, spec.PullPolicy = "placeholder", "Never" // validated below, replaced once built
 	}
-	if _, err := loadgen.JobManifest(spec); err != nil {
+	if _, err := loadtarget.JobManifest(spec); err != nil {
 		return badInput(fmt.Errorf("--job: %w", err))
 	}
 	if f.image == "" && f.cluster.kindCluster == "" {
@@ -167,7 +167,7 @@ func runLoadJob(cmd *cobra.Command, f loadFlags, w loadgen.Workload) error {
 		}
 		spec.Image = ref
 	}
-	raw, err := loadgen.JobManifest(spec)
+	raw, err := loadtarget.JobManifest(spec)
 	if err != nil {
 		return badInput(fmt.Errorf("--job: %w", err))
 	}

@@ -108,7 +108,7 @@ func (r *Runner) stopAndCollect(ctx context.Context, ns, pod, container string) 
 	return x.b
 }
 
-// JobFromManifest decodes loadgen.JobManifest's JSON.
+// JobFromManifest decodes JobManifest's JSON.
 func JobFromManifest(raw []byte) (*batchv1.Job, error) {
 	var j batchv1.Job
 	if err := json.Unmarshal(raw, &j); err != nil {

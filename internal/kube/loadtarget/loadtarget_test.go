@@ -100,7 +100,7 @@ func isInput(err error) bool {
 // creates its pod in the state given (the Job controller's part).
 func jobCluster(t *testing.T, pod func(*corev1.Pod)) (*fake.Clientset, *batchv1.Job) {
 	t.Helper()
-	raw, err := loadgen.JobManifest(loadgen.JobSpec{Namespace: "database", Instance: "cache", Image: "dfe2e.local/dfe2e-loadgen:abc",
+	raw, err := JobManifest(JobSpec{Namespace: "database", Instance: "cache", Image: "dfe2e.local/dfe2e-loadgen:abc",
 		PullPolicy: "Never", Workload: loadgen.Workload{Pipeline: 1, Requests: 100}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,15 +1,21 @@
-package loadgen
+package loadtarget
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"time"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
+	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
 )
+
+// WorkloadFlag is the `dfe2e load` flag that takes the workload as JSON
+// (loadgen.ParseWorkload). The Job passes its workload this way rather than
+// as the individual flags, so no field can be lost or reinterpreted between
+// the harness and the pod.
+const WorkloadFlag = "workload-json"
 
 // JobSpec describes the in-cluster load Job for one Dragonfly instance.
 //
@@ -23,7 +29,7 @@ type JobSpec struct {
 	// password (spec.authentication.passwordFromSecret); empty: no AUTH.
 	PasswordSecret string
 	PasswordKey    string
-	Workload       Workload
+	Workload       loadgen.Workload
 	// PullPolicy is the container's imagePullPolicy (default IfNotPresent;
 	// Never for an image built here and loaded into the node).
 	PullPolicy string
@@ -32,7 +38,7 @@ type JobSpec struct {
 // JobUID is the non-root user the Job runs as (nobody).
 const JobUID = 65534
 
-var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+var dnsLabelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // JobName is the Job's name for an instance.
 func JobName(instance string) string {
@@ -43,45 +49,30 @@ func JobName(instance string) string {
 	return name
 }
 
-// Args are the `dfe2e load` arguments for the Job's container. The output
-// files go to stdout as a bundle (WriteBundle; the harness reads the pod
-// log), the table to stderr.
-func (s JobSpec) Args() []string {
-	w := s.Workload.WithDefaults()
-	args := []string{"load",
+// Args are the `dfe2e load` arguments for the Job's container: the workload
+// (with its defaults filled in, so the manifest shows what runs) as JSON, and
+// where to send it. The output files go to stdout as a bundle
+// (loadgen.WriteBundle; the harness reads the pod log), the table to stderr.
+func (s JobSpec) Args() ([]string, error) {
+	w, err := json.Marshal(s.Workload.WithDefaults())
+	if err != nil {
+		return nil, fmt.Errorf("load Job workload: %w", err)
+	}
+	return []string{"load", "--" + WorkloadFlag, string(w),
 		"--addr", fmt.Sprintf("%s.%s.svc:6379", s.Instance, s.Namespace), "--allow-remote",
-		"--connections", strconv.Itoa(w.Connections), "--pipeline", strconv.Itoa(w.Pipeline),
-		"--ratio", fmt.Sprintf("%d:%d", w.GetRatio, w.SetRatio),
-		"--keyspace", strconv.FormatInt(w.Keyspace, 10), "--key-dist", w.KeyDist,
-		"--value-size", strconv.Itoa(w.ValueSize), "--seed", strconv.FormatInt(w.Seed, 10),
-		"--warmup", w.Warmup.String(), "--out", "/tmp/dfe2e-load", "--stdout", "bundle",
+		"--out", "/tmp/dfe2e-load", "--stdout", "bundle",
 		"--target-label", fmt.Sprintf("Job %s/%s → %s.%s.svc:6379", s.Namespace, JobName(s.Instance), s.Instance, s.Namespace),
-	}
-	if w.TTL > 0 {
-		args = append(args, "--ttl", w.TTL.String())
-	}
-	if w.Prefill {
-		args = append(args, "--prefill")
-	}
-	if w.Requests > 0 {
-		args = append(args, "--requests", strconv.FormatInt(w.Requests, 10))
-	} else {
-		args = append(args, "--duration", w.Duration.String())
-	}
-	if w.Rate > 0 {
-		args = append(args, "--rate", strconv.FormatFloat(w.Rate, 'f', -1, 64))
-	}
-	return args
+	}, nil
 }
 
 // JobManifest renders the batch/v1 Job as JSON (kubectl apply -f accepts it).
-// Running it and collecting its log is the cluster harness's part (issue 3).
+// Runner.Run runs it (after JobFromManifest) and collects its log.
 func JobManifest(s JobSpec) ([]byte, error) {
 	var errs []error
-	if !dnsLabel.MatchString(s.Namespace) {
+	if !dnsLabelRE.MatchString(s.Namespace) {
 		errs = append(errs, fmt.Errorf("namespace %q is not a DNS label", s.Namespace))
 	}
-	if !dnsLabel.MatchString(s.Instance) {
+	if !dnsLabelRE.MatchString(s.Instance) {
 		errs = append(errs, fmt.Errorf("instance %q is not a DNS label", s.Instance))
 	}
 	if s.Image == "" {
@@ -104,6 +95,10 @@ func JobManifest(s JobSpec) ([]byte, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	args, err := s.Args()
+	if err != nil {
+		return nil, err
+	}
 	// The Job may not outlive its workload by much: warmup + duration (or a generous
 	// bound for count runs) + setup time.
 	deadline := w.Warmup + w.Duration + 2*time.Minute
@@ -121,7 +116,7 @@ func JobManifest(s JobSpec) ([]byte, error) {
 		"image":           s.Image,
 		"imagePullPolicy": s.PullPolicy,
 		"command":         []string{"dfe2e"},
-		"args":            s.Args(),
+		"args":            args,
 		"resources": map[string]any{
 			// A small CPU request keeps the Job schedulable beside the instance on a
 			// small node; no CPU limit, so it may use what is free.

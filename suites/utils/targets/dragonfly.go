@@ -23,7 +23,7 @@ const DefaultSnapshotDir = "/dragonfly/snapshots"
 // Dragonfly is the CRD-managed instance Name of fixtures/instances.
 type Dragonfly struct {
 	Name string
-	Env  Env
+	Env  *Env
 }
 
 func (t *Dragonfly) Label() string       { return "Dragonfly " + instances.Namespace + "/" + t.Name }

@@ -21,7 +21,7 @@ import (
 // StandIn is the redis-server stand-in (internal/data/standin).
 type StandIn struct {
 	Options standin.Options
-	Env     Env
+	Env     *Env
 }
 
 func (t *StandIn) Label() string {

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
@@ -53,10 +54,14 @@ type Target interface {
 	Teardown(ctx context.Context)
 }
 
-// Env is what a target works with.
+// Env is what a target works with. Targets hold a pointer: they are made
+// when the spec tree is built, the clients only once the cluster is up.
 type Env struct {
 	Client    client.Client
 	Clientset kubernetes.Interface
+	// Config opens port-forwards and execs (no client timeout: they are
+	// long-lived streams bounded by their contexts).
+	Config *rest.Config
 	// Provider is the cluster provider's name: only on "kind" are missing
 	// images loaded into the node.
 	Provider string

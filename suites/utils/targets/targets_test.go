@@ -97,7 +97,7 @@ func TestDragonflyEditsTheObjectAsAUser(t *testing.T) {
 	u.SetNamespace(instances.Namespace)
 	u.SetName("df")
 	c := fakeClient(u)
-	d := &Dragonfly{Name: "df", Env: Env{Client: c}}
+	d := &Dragonfly{Name: "df", Env: &Env{Client: c}}
 	if err := d.AppendArg(ctx, "--maxclients=10001"); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestStandInScaleAndTeardown(t *testing.T) {
 	claim := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: o.Namespace, Name: "data-" + o.Name + "-0"}}
 	other := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: o.Namespace, Name: "df-test-snapshot-0"}}
 	c := fakeClient(svc, sts, pod, claim, other)
-	s := &StandIn{Options: o, Env: Env{Client: c}}
+	s := &StandIn{Options: o, Env: &Env{Client: c}}
 
 	if gone, state, _ := s.PodsGone(ctx); gone || state != "1 pods left" {
 		t.Errorf("PodsGone: %v %q", gone, state)

@@ -148,7 +148,6 @@ func TestFetchMissingSourceIsClear(t *testing.T) {
 }
 
 func TestFetchOfflineWithoutSourceSaysWhatToDo(t *testing.T) {
-	t.Setenv(config.EnvOperatorSource, "")
 	_, _, err := Fetch(context.Background(), DefaultVersion, SourceOptions{CacheDir: t.TempDir(), HTTPClient: noNetwork})
 	if err == nil || !strings.Contains(err.Error(), "--operator-source") || !strings.Contains(err.Error(), config.EnvOperatorSource) {
 		t.Fatalf("want error with the remedy, got %v", err)
@@ -166,7 +165,6 @@ func TestFetchFillsAndReusesCache(t *testing.T) {
 		served++
 		return &http.Response{StatusCode: 200, Status: "200 OK", Body: nopCloser{strings.NewReader(string(good))}, Request: r}, nil
 	})}
-	t.Setenv(config.EnvOperatorSource, "")
 	cache := t.TempDir()
 	o := SourceOptions{CacheDir: cache, HTTPClient: client}
 	_, origin, err := Fetch(context.Background(), DefaultVersion, o)
@@ -183,6 +181,16 @@ func TestFetchFillsAndReusesCache(t *testing.T) {
 	}
 	if _, _, err := Fetch(context.Background(), DefaultVersion, o); err == nil || !strings.Contains(err.Error(), origin) {
 		t.Fatalf("corrupted cache: want error naming %s, got %v", origin, err)
+	}
+}
+
+// The package reads no environment: a source in $DFE2E_OPERATOR_SOURCE is
+// not used unless the caller puts it into SourceOptions.
+func TestFetchIgnoresTheEnvironment(t *testing.T) {
+	t.Setenv(config.EnvOperatorSource, sourceDir(t))
+	_, origin, err := Fetch(context.Background(), DefaultVersion, SourceOptions{CacheDir: t.TempDir(), HTTPClient: noNetwork})
+	if err == nil {
+		t.Fatalf("Fetch read %s; want it to ignore $%s and fail offline", origin, config.EnvOperatorSource)
 	}
 }
 
@@ -271,12 +279,13 @@ func TestNeededIsGrantedByUpstreamRBAC(t *testing.T) {
 // Deployment is upstream's.
 func TestDragonflyImageIsHandedToTheManager(t *testing.T) {
 	const img = "dfe2e.local/dragonfly-contract-standin:0123456789abcdef"
+	src := sourceDir(t)
 	for _, v := range Versions() {
-		plain, err := Render(context.Background(), v, SourceOptions{})
+		plain, err := Render(context.Background(), v, SourceOptions{Override: src})
 		if err != nil {
 			t.Fatal(err)
 		}
-		with, err := Render(context.Background(), v, SourceOptions{DragonflyImage: img})
+		with, err := Render(context.Background(), v, SourceOptions{Override: src, DragonflyImage: img})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -290,7 +299,7 @@ func TestDragonflyImageIsHandedToTheManager(t *testing.T) {
 			}
 		}
 	}
-	if _, err := Render(context.Background(), DefaultVersion, SourceOptions{DragonflyImage: "bad image"}); err == nil {
+	if _, err := Render(context.Background(), DefaultVersion, SourceOptions{Override: src, DragonflyImage: "bad image"}); err == nil {
 		t.Fatal("an image with a space was accepted")
 	}
 }

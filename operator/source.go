@@ -12,25 +12,27 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/k8sbuild"
 )
 
 // ManifestFile is the upstream manifest's file name, in the release tree and
 // in an override directory (<dir>/<version>/dragonfly-operator.yaml).
 const ManifestFile = "dragonfly-operator.yaml"
 
+// overrideHint tells a dfe2e user how to give an offline copy; dfe2e fills
+// SourceOptions.Override from the flag or the variable.
+const overrideHint = "--operator-source / DFE2E_OPERATOR_SOURCE"
+
 // fetchTimeout keeps an offline machine from hanging on the pinned URL.
 const fetchTimeout = 20 * time.Second
 
-// SourceOptions says where the upstream manifest comes from. The zero value
-// means: $DFE2E_OPERATOR_SOURCE if set, else the cache, else the pinned URL.
+// SourceOptions says where the upstream manifest comes from: Override if
+// set, else the cache, else the pinned URL. The package reads no environment
+// variable; dfe2e fills the fields from its configuration.
 type SourceOptions struct {
 	// Override is a manifest file (for the requested version) or a directory
-	// holding <version>/dragonfly-operator.yaml. Empty: $DFE2E_OPERATOR_SOURCE.
+	// holding <version>/dragonfly-operator.yaml. Empty: none.
 	Override string
-	// CacheDir holds <version>/dragonfly-operator.yaml; empty: <k8sbuild.CacheRoot()>/operator.
+	// CacheDir holds <version>/dragonfly-operator.yaml; empty: DefaultCacheDir().
 	CacheDir string
 	// HTTPClient fetches the pinned URL; nil: a client with a short timeout.
 	HTTPClient *http.Client
@@ -42,17 +44,20 @@ type SourceOptions struct {
 	DragonflyImage string
 }
 
-func (o SourceOptions) override() string {
-	if o.Override != "" {
-		return o.Override
+// DefaultCacheDir is the cache of a caller that gives no CacheDir: the
+// user's cache directory, as dfe2e's own cache root is when DFE2E_CACHE is
+// unset, else a directory under the system temp dir.
+func DefaultCacheDir() string {
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "dragonfly-e2e", "operator")
 	}
-	return config.FromEnv().OperatorSource
+	return filepath.Join(os.TempDir(), "dragonfly-e2e-cache", "operator")
 }
 
 func (o SourceOptions) cacheFile(version string) string {
 	dir := o.CacheDir
 	if dir == "" {
-		dir = filepath.Join(k8sbuild.CacheRoot(), "operator")
+		dir = DefaultCacheDir()
 	}
 	return filepath.Join(dir, version, ManifestFile)
 }
@@ -64,14 +69,14 @@ func Fetch(ctx context.Context, version string, o SourceOptions) (data []byte, o
 	if err != nil {
 		return nil, "", err
 	}
-	if src := o.override(); src != "" {
+	if src := o.Override; src != "" {
 		path, err := overridePath(src, version)
 		if err != nil {
 			return nil, "", err
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, "", fmt.Errorf("operator source %s: %w (set --operator-source / %s to a manifest file or a directory holding <version>/%s)", path, err, config.EnvOperatorSource, ManifestFile)
+			return nil, "", fmt.Errorf("operator source %s: %w (set %s to a manifest file or a directory holding <version>/%s)", path, err, overrideHint, ManifestFile)
 		}
 		return data, path, verify(pin, data, path)
 	}
@@ -88,7 +93,7 @@ func Fetch(ctx context.Context, version string, o SourceOptions) (data []byte, o
 
 	data, err = download(ctx, pin, o.HTTPClient)
 	if err != nil {
-		return nil, "", fmt.Errorf("fetching operator %s from %s: %w; offline, point --operator-source or %s at a copy (a file, or a directory with <version>/%s)", version, pin.URL, err, config.EnvOperatorSource, ManifestFile)
+		return nil, "", fmt.Errorf("fetching operator %s from %s: %w; offline, point %s at a copy (a file, or a directory with <version>/%s)", version, pin.URL, err, overrideHint, ManifestFile)
 	}
 	if err := verify(pin, data, pin.URL); err != nil {
 		return nil, "", err
@@ -103,7 +108,7 @@ func Fetch(ctx context.Context, version string, o SourceOptions) (data []byte, o
 func overridePath(src, version string) (string, error) {
 	st, err := os.Stat(src)
 	if err != nil {
-		return "", fmt.Errorf("operator source %s: %w (set --operator-source / %s to a manifest file or a directory holding <version>/%s)", src, err, config.EnvOperatorSource, ManifestFile)
+		return "", fmt.Errorf("operator source %s: %w (set %s to a manifest file or a directory holding <version>/%s)", src, err, overrideHint, ManifestFile)
 	}
 	if !st.IsDir() {
 		return src, nil

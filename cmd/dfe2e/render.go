@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/static/gitops"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
 )
 
@@ -33,8 +34,14 @@ func (f *operatorFlags) validate() error {
 	return nil
 }
 
+// sourceOptions are the configuration's operator source and cache, with
+// --operator-source, when given, in place of $DFE2E_OPERATOR_SOURCE.
 func (f *operatorFlags) sourceOptions() operator.SourceOptions {
-	return operator.SourceOptions{Override: f.source}
+	o := gitops.OperatorSource(config.FromEnv())
+	if f.source != "" {
+		o.Override = f.source
+	}
+	return o
 }
 
 func newRenderCmd() *cobra.Command {

@@ -254,6 +254,10 @@ func (s Settings) CacheRoot() string {
 	return filepath.Join(os.TempDir(), "dragonfly-e2e-cache")
 }
 
+// OperatorCacheDir is where the upstream operator manifests are cached
+// (operator.SourceOptions.CacheDir): <CacheRoot>/operator.
+func (s Settings) OperatorCacheDir() string { return filepath.Join(s.CacheRoot(), "operator") }
+
 // DockerBinary is the docker client to run: $DFE2E_DOCKER, else "docker".
 func (s Settings) DockerBinary() string {
 	if s.Docker != "" {

@@ -11,8 +11,9 @@ import (
 // The live bundle check's planted defect: a CRD left at v1.5.0 is told
 // apart from the v1.6.x one, so a v1.6.1 manager next to it is caught.
 func TestCRDReleasesNamesTheReleaseOfACRD(t *testing.T) {
+	src := options(t, "").Source
 	for _, v := range []string{"v1.5.0", "v1.6.1"} {
-		b, err := operator.Render(context.Background(), v, operator.SourceOptions{})
+		b, err := operator.Render(context.Background(), v, src)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -20,7 +21,7 @@ func TestCRDReleasesNamesTheReleaseOfACRD(t *testing.T) {
 			if o.GetKind() != "CustomResourceDefinition" {
 				continue
 			}
-			vs, exact, err := CRDReleases(o, operator.SourceOptions{})
+			vs, exact, err := CRDReleases(o, src)
 			if err != nil {
 				t.Fatal(err)
 			}

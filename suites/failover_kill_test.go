@@ -4,8 +4,6 @@ package suites
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -19,92 +17,17 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/targets"
 )
-
-// serviceForwards resolves the instance's Service to the pod behind it (its
-// EndpointSlices, i.e. what the Service would route to) and keeps one
-// port-forward per pod, so the writer follows the Service as a client would.
-type serviceForwards struct {
-	ns, svc string
-	mu      sync.Mutex
-	fwd     map[string]*instance.Forward
-}
-
-// writeThroughService starts the failover writer on ns/svc, following the
-// Service as a client would, and waits for n acknowledged writes. stop ends
-// the writer and waits for it (before an RPO count); it also runs, then the
-// port-forwards close, when the spec ends.
-func writeThroughService(ctx context.Context, ns, svc string, n int) (sf *serviceForwards, log *failover.Log, stop func()) {
-	sf = &serviceForwards{ns: ns, svc: svc, fwd: map[string]*instance.Forward{}}
-	DeferCleanup(sf.close)
-	wctx, stopWriter := context.WithCancel(ctx)
-	log, done := (&failover.Writer{Resolve: sf.resolve}).Start(wctx)
-	stop = func() { stopWriter(); <-done }
-	DeferCleanup(stop)
-	_, err := wait.For(ctx, fmt.Sprintf("the writer to log %d acknowledged writes through Service %s/%s", n, ns, svc), wait.ServerReachable,
-		func(context.Context) (bool, string, error) {
-			got := len(log.Acked())
-			return got >= n, fmt.Sprintf("%d acked", got), nil
-		})
-	Expect(err).NotTo(HaveOccurred())
-	return sf, log, stop
-}
-
-func (s *serviceForwards) pod(ctx context.Context) (string, error) {
-	pods, err := instance.ServiceTargets(ctx, k8s, s.ns, s.svc)
-	if err != nil {
-		return "", err
-	}
-	if len(pods) != 1 {
-		return "", fmt.Errorf("Service %s/%s routes to %d pods %v, want exactly the master", s.ns, s.svc, len(pods), pods)
-	}
-	return pods[0], nil
-}
-
-func (s *serviceForwards) resolve(ctx context.Context) (string, error) {
-	p, err := s.pod(ctx)
-	if err != nil {
-		return "", err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if f, ok := s.fwd[p]; ok {
-		return f.Addr, nil
-	}
-	f, err := instance.PortForward(ctx, restConfig(), clientset, s.ns, p, 6379)
-	if err != nil {
-		return "", err
-	}
-	s.fwd[p] = f
-	return f.Addr, nil
-}
-
-// addrOf is the local address of the forward to pod ("" when none was opened).
-func (s *serviceForwards) addrOf(pod string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if f, ok := s.fwd[pod]; ok {
-		return f.Addr
-	}
-	return ""
-}
-
-func (s *serviceForwards) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, f := range s.fwd {
-		f.Close()
-	}
-}
 
 var _ = Describe("Failover", Label(LabelFailover, labelDataDisruptive), func() {
 	It("promotes a replica when the master is killed under write load; the Service follows; RTO and RPO are reported; no acknowledged write is lost", func(ctx SpecContext) {
 		reportDataPlane()
 		atLevel(High)
 		needNodes()
-		t := &dragonflyTarget{name: instances.Replicated}
-		blocked, err := t.deploy(ctx)
-		DeferCleanup(func(ctx SpecContext) { t.teardown(ctx) }, NodeTimeout(3*time.Minute))
+		t := &targets.Dragonfly{Name: instances.Replicated, Env: dataEnv}
+		blocked, err := t.Deploy(ctx)
+		DeferCleanup(func(ctx SpecContext) { t.Teardown(ctx) }, NodeTimeout(3*time.Minute))
 		Expect(err).NotTo(HaveOccurred())
 		if blocked != "" {
 			Skip(blocked)
@@ -131,7 +54,7 @@ var _ = Describe("Failover", Label(LabelFailover, labelDataDisruptive), func() {
 		Expect(k8s.Delete(ctx, old, &client.DeleteOptions{GracePeriodSeconds: &zero})).To(Succeed())
 		killedAt := time.Now()
 
-		rto, err := failover.MeasureRTO(ctx, log, killedAt, sf.addrOf(old.Name))
+		rto, err := failover.MeasureRTO(ctx, log, killedAt, sf.AddrOf(old.Name))
 		Expect(err).NotTo(HaveOccurred())
 		AddReportEntry(reports.MetricEntry, reports.Metric{Name: "failover RTO (" + instances.Replicated + ")", Unit: "s", Better: reports.Lower, Values: []float64{rto.Seconds()}})
 
@@ -155,7 +78,7 @@ var _ = Describe("Failover", Label(LabelFailover, labelDataDisruptive), func() {
 				return true, "", nil
 			})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(failover.WaitServiceFollows(ctx, sf.pod, old.Name, nm.Name)).To(Succeed())
+		Expect(failover.WaitServiceFollows(ctx, sf.Pod, old.Name, nm.Name)).To(Succeed())
 		stopWriter()
 
 		By("counting acknowledged writes missing on the new master (RPO) and verifying the dataset")

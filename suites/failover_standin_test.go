@@ -24,6 +24,9 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/nodes"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/objects"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/snapshots"
 )
 
 // foPair is the failover stand-in: master a, replica b, Service on role=master.
@@ -34,7 +37,7 @@ type foPair struct {
 
 func (p *foPair) teardown(ctx context.Context) {
 	for _, o := range []client.Object{p.a, p.b, p.svc} {
-		deleteAndForget(ctx, o)
+		objects.DeleteAndForget(ctx, k8s, o)
 	}
 }
 
@@ -44,7 +47,7 @@ func setupFailoverStandIn(ctx context.Context) (*foPair, string) {
 	GinkgoHelper()
 	img, err := images.EnsureStandIn(ctx, func(f string, a ...any) { GinkgoWriter.Printf(f+"\n", a...) })
 	Expect(err).NotTo(HaveOccurred())
-	blocked, err := ensureImageOnNode(ctx, img.Ref, img.Archive)
+	blocked, err := nodes.EnsureImage(ctx, k8s, provider.Name(), img.Ref, img.Archive, GinkgoWriter.Printf)
 	Expect(err).NotTo(HaveOccurred())
 	if blocked != "" {
 		return nil, blocked
@@ -114,7 +117,7 @@ var _ = Describe("Failover machinery on a stand-in [stand-in: "+standin.Descript
 		}
 		AddReportEntry(reports.StandInEntry, standin.Description)
 		ac, bc := forwardClient(ctx, p.a), forwardClient(ctx, p.b)
-		ds := dataset.Spec{Keys: 20000, Seed: datasetSeed + 3}
+		ds := dataset.Spec{Keys: 20000, Seed: snapshots.Seed + 3}
 		_, err := dataset.Write(ctx, ac, ds, dataset.Options{})
 		Expect(err).NotTo(HaveOccurred())
 		_, err = wait.For(ctx, "the replica to hold the whole dataset", wait.PodsReady, func(ctx context.Context) (bool, string, error) {
@@ -126,9 +129,9 @@ var _ = Describe("Failover machinery on a stand-in [stand-in: "+standin.Descript
 		sf, log, stopWriter := writeThroughService(ctx, instances.Namespace, standin.FailoverService, 200)
 
 		killedAt := killAndPromote(ctx, p, bc, true)
-		rto, err := failover.MeasureRTO(ctx, log, killedAt, sf.addrOf(standin.FailoverA))
+		rto, err := failover.MeasureRTO(ctx, log, killedAt, sf.AddrOf(standin.FailoverA))
 		Expect(err).NotTo(HaveOccurred())
-		Expect(failover.WaitServiceFollows(ctx, sf.pod, standin.FailoverA, standin.FailoverB)).To(Succeed())
+		Expect(failover.WaitServiceFollows(ctx, sf.Pod, standin.FailoverA, standin.FailoverB)).To(Succeed())
 		stopWriter()
 
 		rpo, err := failover.CountRPO(ctx, bc, log)
@@ -170,8 +173,8 @@ var _ = Describe("Failover machinery on a stand-in [stand-in: "+standin.Descript
 		killedAt := killAndPromote(ctx, p, bc, false)
 		// Both checks run at once, each bounded by FailoverRecovered.
 		follows := make(chan error, 1)
-		go func() { follows <- failover.WaitServiceFollows(ctx, sf.pod, standin.FailoverA, standin.FailoverB) }()
-		_, err := failover.MeasureRTO(ctx, log, killedAt, sf.addrOf(standin.FailoverA))
+		go func() { follows <- failover.WaitServiceFollows(ctx, sf.Pod, standin.FailoverA, standin.FailoverB) }()
+		_, err := failover.MeasureRTO(ctx, log, killedAt, sf.AddrOf(standin.FailoverA))
 		var re *failover.RecoveryError
 		Expect(errors.As(err, &re)).To(BeTrue(), "RTO measured although the Service selects only the dead master: %v", err)
 		err = <-follows

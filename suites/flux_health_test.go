@@ -13,11 +13,9 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/installcheck"
@@ -30,24 +28,10 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/static/gitops"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/fluxfixture"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/objects"
 	"github.com/dragonfly-e2e/dragonfly-e2e/verdict"
 )
-
-// The Flux tier's names from the fixtures tree.
-const (
-	clusterAppsKS          = "cluster-apps"
-	operatorKS             = "dragonfly-operator"
-	testCacheKS            = "test-cache"
-	operatorDeploymentName = "dragonfly-operator-controller-manager"
-	// driftObject is the bundled object the drift spec deletes behind Flux's back.
-	driftObject = "dragonfly-operator-controller-manager-metrics-service"
-	// neighbourTenant stands in for the guide's CloudNativePG Cluster
-	// database/test-db (no CloudNativePG here): an object in `database`
-	// that no Flux Kustomization of the operator owns.
-	neighbourTenant = "test-db"
-)
-
-var dragonflyGVK = schema.GroupVersionKind{Group: "dragonflydb.io", Version: "v1alpha1", Kind: "Dragonfly"}
 
 // fluxRun is what BeforeAll set up for the ordered specs.
 var fluxRun struct {
@@ -60,10 +44,6 @@ var fluxRun struct {
 	// setupBlocked is set when Flux itself cannot run (its controller
 	// images cannot be had): every spec of the tier then ends blocked.
 	setupBlocked string
-}
-
-func ksKey(name string) client.ObjectKey {
-	return client.ObjectKey{Namespace: flux.Namespace, Name: name}
 }
 
 // ContinueOnFailure: a failed spec (e.g. a planted-defect check) must not
@@ -99,18 +79,21 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 			return
 		}
 		By("serving the fixtures tree (operator bundle filled in) from an in-cluster Git server", func() {
-			files, tree, err := exportTree(ctx)
+			files, tree, err := fluxfixture.ExportTree(ctx, bundle.Version, bundleSource())
 			must(err)
 			fluxRun.tree = tree
 			fluxRun.order, err = flux.ChainOrder(tree)
 			must(err)
-			fluxRun.served, err = gitserver.Deploy(ctx, k8s, gitServerNamespace, image, files)
+			fluxRun.served, err = gitserver.Deploy(ctx, k8s, fluxfixture.GitServerNamespace, image, files)
 			must(err)
 			AddReportEntry("git source", fluxRun.served.URL+" "+fluxRun.served.Revision)
 		})
-		By("applying the GitRepository and the entry-point Kustomization "+clusterAppsKS+" from the tree", func() {
-			entry := tree(clusterAppsKS)
-			must(installcheck.Apply(ctx, k8s, []*unstructured.Unstructured{gitRepository(fluxRun.served.URL), entry.Object.DeepCopy()}))
+		By("applying the GitRepository and the entry-point Kustomization "+fluxfixture.ClusterApps+" from the tree", func() {
+			entry := fluxRun.tree.Kustomization(flux.Namespace, fluxfixture.ClusterApps)
+			if entry == nil {
+				Fail("the fixtures tree has no Flux Kustomization " + fluxfixture.ClusterApps)
+			}
+			must(installcheck.Apply(ctx, k8s, []*unstructured.Unstructured{fluxfixture.GitRepository(fluxRun.served.URL), entry.Object.DeepCopy()}))
 		})
 	}, NodeTimeout(20*time.Minute))
 
@@ -120,15 +103,15 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 		}
 	})
 
-	It("fetches the served revision and reconciles "+clusterAppsKS+" on a forced reconcile with source", func(ctx SpecContext) {
+	It("fetches the served revision and reconciles "+fluxfixture.ClusterApps+" on a forced reconcile with source", func(ctx SpecContext) {
 		start := time.Now()
-		st, err := flux.ReconcileWithSource(ctx, k8s, ksKey(clusterAppsKS))
-		Expect(err).NotTo(HaveOccurred(), "forced reconcile of %s with its source", clusterAppsKS)
+		st, err := flux.ReconcileWithSource(ctx, k8s, fluxfixture.KSKey(fluxfixture.ClusterApps))
+		Expect(err).NotTo(HaveOccurred(), "forced reconcile of %s with its source", fluxfixture.ClusterApps)
 		AddReportEntry("waited", fmt.Sprintf("%s for GitRepository %s then Kustomization %s to handle the reconcile request (bounds: %s, %s)",
-			time.Since(start).Round(100*time.Millisecond), fluxSourceName, clusterAppsKS, wait.Timeout(wait.SourceReady), wait.Timeout(wait.KustomizationReady)))
-		src, _, err := flux.Get(ctx, k8s, flux.GitRepositoryGVK, ksKey(fluxSourceName))
+			time.Since(start).Round(100*time.Millisecond), fluxfixture.SourceName, fluxfixture.ClusterApps, wait.Timeout(wait.SourceReady), wait.Timeout(wait.KustomizationReady)))
+		src, _, err := flux.Get(ctx, k8s, flux.GitRepositoryGVK, fluxfixture.KSKey(fluxfixture.SourceName))
 		Expect(err).NotTo(HaveOccurred())
-		Expect(src.ArtifactRevision).To(Equal(fluxRun.served.Revision), "GitRepository %s must hold the commit the in-cluster server serves", fluxSourceName)
+		Expect(src.ArtifactRevision).To(Equal(fluxRun.served.Revision), "GitRepository %s must hold the commit the in-cluster server serves", fluxfixture.SourceName)
 		Expect(st.LastAppliedRevision).To(Equal(fluxRun.served.Revision), "%s", st)
 	})
 
@@ -136,7 +119,7 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 		var report []string
 		readyAt := map[string]time.Time{}
 		for _, k := range fluxRun.order {
-			timeout := ksTimeout(k)
+			timeout := fluxfixture.KSTimeout(k)
 			for _, d := range k.DependsOn {
 				if _, ok := fluxRun.blocked[d.Namespace+"/"+d.Name]; ok {
 					fluxRun.blocked[k.Key()] = fmt.Sprintf("dependsOn %s, which is blocked", d.Name)
@@ -147,8 +130,8 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 				continue
 			}
 			k := k
-			st, took, err := flux.WaitReady(ctx, k8s, flux.KustomizationGVK, ksKey(k.Name), timeout, func(ctx context.Context) error {
-				return workloadsFailing(ctx, k)
+			st, took, err := flux.WaitReady(ctx, k8s, flux.KustomizationGVK, fluxfixture.KSKey(k.Name), timeout, func(ctx context.Context) error {
+				return fluxfixture.WorkloadsFailing(ctx, k8s, clientset, k)
 			})
 			var be *imagepull.BlockedError
 			if errors.As(err, &be) {
@@ -162,7 +145,7 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 			Expect(err).NotTo(HaveOccurred(), "waited %s (its timeout + 30s) for Kustomization %s", timeout, k.Key())
 			readyAt[k.Key()] = time.Now()
 			for _, d := range k.DependsOn {
-				dep, _, err := flux.Get(ctx, k8s, flux.KustomizationGVK, ksKey(d.Name))
+				dep, _, err := flux.Get(ctx, k8s, flux.KustomizationGVK, fluxfixture.KSKey(d.Name))
 				Expect(err).NotTo(HaveOccurred())
 				Expect(dep.Ready).To(Equal("True"), "%s is Ready but its dependency is not: %s", k.Key(), dep)
 			}
@@ -182,16 +165,16 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 	})
 
 	It("has every object of the operator bundle applied by Flux (kustomize-controller owns its fields)", func(ctx SpecContext) {
-		k := fluxRun.tree.Kustomization(flux.Namespace, operatorKS)
+		k := fluxRun.tree.Kustomization(flux.Namespace, fluxfixture.OperatorKS)
 		Expect(k).NotTo(BeNil())
 		var missing []string
-		what := fmt.Sprintf("the %d objects of Kustomization %s to be applied by kustomize-controller", len(k.Objects), operatorKS)
+		what := fmt.Sprintf("the %d objects of Kustomization %s to be applied by kustomize-controller", len(k.Objects), fluxfixture.OperatorKS)
 		took, err := wait.For(ctx, what, wait.ObjectPresent,
 			func(ctx context.Context) (bool, string, error) {
 				missing = missing[:0]
 				for _, o := range k.Objects {
-					live, err := getObject(ctx, o)
-					if err != nil || !managedBy(live, "kustomize-controller") {
+					live, err := objects.Get(ctx, k8s, o)
+					if err != nil || !objects.ManagedBy(live, "kustomize-controller") {
 						missing = append(missing, installcheck.Ref(o))
 					}
 				}
@@ -201,23 +184,23 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 		AddReportEntry("waited", fmt.Sprintf("%s for %s (bound %s)", took.Round(100*time.Millisecond), what, wait.Timeout(wait.ObjectPresent)))
 	})
 
-	It("runs the operator: Deployment "+operatorDeploymentName+" Available", func(ctx SpecContext) {
-		err := flux.WaitDeployment(ctx, k8s, operator.Namespace, operatorDeploymentName)
+	It("runs the operator: Deployment "+fluxfixture.OperatorDeployment+" Available", func(ctx SpecContext) {
+		err := flux.WaitDeployment(ctx, k8s, operator.Namespace, fluxfixture.OperatorDeployment)
 		var be *imagepull.BlockedError
 		if errors.As(err, &be) {
-			Skip(be.BlockedMessage("Deployment " + operator.Namespace + "/" + operatorDeploymentName + " cannot become Available"))
+			Skip(be.BlockedMessage("Deployment " + operator.Namespace + "/" + fluxfixture.OperatorDeployment + " cannot become Available"))
 		}
 		Expect(err).NotTo(HaveOccurred())
 	})
 
 	It("runs test-cache: Dragonfly phase Ready and PING answered over RESP from its own namespace", func(ctx SpecContext) {
 		reportDataPlane()
-		if msg, ok := fluxRun.blocked[flux.Namespace+"/"+testCacheKS]; ok {
-			Skip(verdict.BlockedMessage("Dragonfly database/test-cache is never applied: Kustomization test-cache "+msg+" ("+fluxRun.blocked[flux.Namespace+"/"+operatorKS]+")",
+		if msg, ok := fluxRun.blocked[flux.Namespace+"/"+fluxfixture.TestCache]; ok {
+			Skip(verdict.BlockedMessage("Dragonfly database/test-cache is never applied: Kustomization test-cache "+msg+" ("+fluxRun.blocked[flux.Namespace+"/"+fluxfixture.OperatorKS]+")",
 				"supply the operator image and the Dragonfly image it deploys (docker.dragonflydb.io/dragonflydb/dragonfly) with --image-archive, or override the images"))
 		}
 		df := &unstructured.Unstructured{}
-		df.SetGroupVersionKind(dragonflyGVK)
+		df.SetGroupVersionKind(instance.GVK)
 		err := podwait.WaitPods(ctx, podwait.FromReader(k8s).WithLogs(clientset), "Dragonfly database/test-cache to reach phase Ready", wait.DragonflyReady,
 			"database", labels.SelectorFromSet(labels.Set{instance.AppLabel: "test-cache"}), func(ctx context.Context, _ []corev1.Pod) (bool, string, error) {
 				if err := k8s.Get(ctx, client.ObjectKey{Namespace: "database", Name: "test-cache"}, df); err != nil {
@@ -231,7 +214,9 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 			Skip(be.BlockedMessage("Dragonfly database/test-cache cannot become Ready"))
 		}
 		Expect(err).NotTo(HaveOccurred())
-		Expect(pingFromNamespace(ctx, "database", "test-cache")).To(Equal("PONG"))
+		out, err := fluxfixture.Ping(ctx, k8s, clientset, "database", "test-cache")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(Equal("PONG"))
 	})
 
 	Context("planted defects", Label(LabelFluxDefect), func() {
@@ -241,7 +226,7 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 		}{
 			{"dfe2e-defect-healthcheck", "a healthCheck naming a Deployment that does not exist", "no-such-deployment",
 				func(s map[string]any) {
-					s["healthChecks"] = []any{map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": "no-such-deployment", "namespace": fluxDefectNamespace}}
+					s["healthChecks"] = []any{map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": "no-such-deployment", "namespace": fluxfixture.DefectNamespace}}
 				}},
 			{"dfe2e-defect-dependson", "a dependsOn naming a Kustomization that does not exist", "no-such-kustomization",
 				func(s map[string]any) { s["dependsOn"] = []any{map[string]any{"name": "no-such-kustomization"}} }},
@@ -249,15 +234,15 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 				func(s map[string]any) { s["path"] = "./kubernetes/apps/no-such-dir" }},
 		} {
 			It("fails the readiness check on "+d.defect+", naming it, within the Kustomization's timeout", func(ctx SpecContext) {
-				ks := defectKustomization(d.name, d.mutate)
+				ks := fluxfixture.DefectKustomization(d.name, d.mutate)
 				must(installcheck.Apply(ctx, k8s, []*unstructured.Unstructured{ks}))
 				DeferCleanup(func(ctx SpecContext) {
-					_, err := deleteAndWait(ctx, ks, wait.ObjectDeleted, "")
+					_, err := objects.DeleteAndWait(ctx, k8s, ks, wait.ObjectDeleted, "")
 					Expect(err).NotTo(HaveOccurred())
 				})
 				// 20s timeout + 60s for the controller to pick it up and report.
 				bound := 80 * time.Second
-				st, took, err := flux.WaitReady(ctx, k8s, flux.KustomizationGVK, ksKey(d.name), bound, nil)
+				st, took, err := flux.WaitReady(ctx, k8s, flux.KustomizationGVK, fluxfixture.KSKey(d.name), bound, nil)
 				Expect(err).To(HaveOccurred(), "the readiness check passed on %s: %s", d.defect, st)
 				var te *wait.TimeoutError
 				Expect(errors.As(err, &te)).To(BeFalse(), "the check hung until its own bound instead of giving a verdict: %v", err)
@@ -267,28 +252,28 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 		}
 
 		It("fails the prune-safety check when a shared namespace lacks the prune opt-out, naming the namespace", func(ctx SpecContext) {
-			ks := defectKustomization("dfe2e-defect-prune", func(s map[string]any) { s["path"] = "./" + unprotectedDir })
+			ks := fluxfixture.DefectKustomization("dfe2e-defect-prune", func(s map[string]any) { s["path"] = "./" + fluxfixture.UnprotectedDir })
 			must(installcheck.Apply(ctx, k8s, []*unstructured.Unstructured{ks}))
 			DeferCleanup(func(ctx SpecContext) {
-				_, err := deleteAndWait(ctx, ks, wait.ObjectDeleted, "")
+				_, err := objects.DeleteAndWait(ctx, k8s, ks, wait.ObjectDeleted, "")
 				Expect(err).NotTo(HaveOccurred())
 			})
-			_, _, err := flux.WaitReady(ctx, k8s, flux.KustomizationGVK, ksKey(ks.GetName()), 80*time.Second, nil)
+			_, _, err := flux.WaitReady(ctx, k8s, flux.KustomizationGVK, fluxfixture.KSKey(ks.GetName()), 80*time.Second, nil)
 			Expect(err).NotTo(HaveOccurred(), "the unprotected-namespace Kustomization must apply before it is removed")
-			plantNeighbour(ctx, unprotectedNamespace)
-			Expect(namespaceAndNeighbourKept(ctx, unprotectedNamespace)).To(Succeed(), "before the removal")
+			Expect(fluxfixture.PlantNeighbour(ctx, k8s, fluxfixture.UnprotectedNamespace)).To(Succeed())
+			Expect(fluxfixture.NeighbourKept(ctx, k8s, fluxfixture.UnprotectedNamespace)).To(Succeed(), "before the removal")
 			// The planted defect is the missing opt-out, so the failure below
 			// is for that reason and no other.
 			var live corev1.Namespace
-			Expect(k8s.Get(ctx, client.ObjectKey{Name: unprotectedNamespace}, &live)).To(Succeed())
+			Expect(k8s.Get(ctx, client.ObjectKey{Name: fluxfixture.UnprotectedNamespace}, &live)).To(Succeed())
 			Expect(live.Annotations).NotTo(HaveKeyWithValue(operator.PruneAnnotation, operator.PruneDisabled),
-				"Namespace %s must lack %s: %s for this defect", unprotectedNamespace, operator.PruneAnnotation, operator.PruneDisabled)
-			took, err := deleteAndWait(ctx, ks, wait.ObjectDeleted, " (no health checks: nothing holds its finalizer)")
+				"Namespace %s must lack %s: %s for this defect", fluxfixture.UnprotectedNamespace, operator.PruneAnnotation, operator.PruneDisabled)
+			took, err := objects.DeleteAndWait(ctx, k8s, ks, wait.ObjectDeleted, " (no health checks: nothing holds its finalizer)")
 			Expect(err).NotTo(HaveOccurred())
-			err = namespaceAndNeighbourKept(ctx, unprotectedNamespace)
+			err = fluxfixture.NeighbourKept(ctx, k8s, fluxfixture.UnprotectedNamespace)
 			Expect(err).To(HaveOccurred(), "the prune-safety check passed although the namespace had no prune opt-out")
 			// The namespace itself, not only the tenant in it, is named as deleted.
-			Expect(err.Error()).To(ContainSubstring("shared namespace " + unprotectedNamespace + " "))
+			Expect(err.Error()).To(ContainSubstring("shared namespace " + fluxfixture.UnprotectedNamespace + " "))
 			AddReportEntry("verdict", fmt.Sprintf("after a removal that took %s: %v", took.Round(time.Second), err))
 		})
 	})
@@ -297,144 +282,64 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 		svc := &unstructured.Unstructured{}
 		svc.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "Service"})
 		svc.SetNamespace(operator.Namespace)
-		svc.SetName(driftObject)
-		before, err := getObject(ctx, svc)
-		Expect(err).NotTo(HaveOccurred(), "bundled Service %s/%s must exist before the drift", operator.Namespace, driftObject)
-		_, err = deleteAndWait(ctx, svc, wait.ObjectDeleted, "")
+		svc.SetName(fluxfixture.DriftObject)
+		before, err := objects.Get(ctx, k8s, svc)
+		Expect(err).NotTo(HaveOccurred(), "bundled Service %s/%s must exist before the drift", operator.Namespace, fluxfixture.DriftObject)
+		_, err = objects.DeleteAndWait(ctx, k8s, svc, wait.ObjectDeleted, "")
 		Expect(err).NotTo(HaveOccurred())
-		_, err = flux.RequestReconcile(ctx, k8s, flux.KustomizationGVK, ksKey(operatorKS))
+		_, err = flux.RequestReconcile(ctx, k8s, flux.KustomizationGVK, fluxfixture.KSKey(fluxfixture.OperatorKS))
 		Expect(err).NotTo(HaveOccurred())
 		took, err := wait.For(ctx, fmt.Sprintf("Flux to re-create Service %s/%s (the request is handled after any in-flight reconcile of %s, which holds for up to its 5m health-check timeout)",
-			operator.Namespace, driftObject, operatorKS), wait.FluxRestored, func(ctx context.Context) (bool, string, error) {
-			live, err := getObject(ctx, svc)
+			operator.Namespace, fluxfixture.DriftObject, fluxfixture.OperatorKS), wait.FluxRestored, func(ctx context.Context) (bool, string, error) {
+			live, err := objects.Get(ctx, k8s, svc)
 			if err != nil {
 				return false, err.Error(), nil
 			}
-			return live.GetUID() != before.GetUID() && managedBy(live, "kustomize-controller"), "present, uid " + string(live.GetUID()), nil
+			return live.GetUID() != before.GetUID() && objects.ManagedBy(live, "kustomize-controller"), "present, uid " + string(live.GetUID()), nil
 		})
 		Expect(err).NotTo(HaveOccurred())
-		AddReportEntry("waited", fmt.Sprintf("%s for Flux to re-create Service %s/%s (bound %s)", took.Round(time.Second), operator.Namespace, driftObject, wait.Timeout(wait.FluxRestored)))
+		AddReportEntry("waited", fmt.Sprintf("%s for Flux to re-create Service %s/%s (bound %s)", took.Round(time.Second), operator.Namespace, fluxfixture.DriftObject, wait.Timeout(wait.FluxRestored)))
 	})
 
 	It("keeps the database namespace and a neighbour tenant when the operator's Kustomization is suspended", func(ctx SpecContext) {
-		plantNeighbour(ctx)
-		Expect(setSuspend(ctx, ksKey(operatorKS), true)).To(Succeed())
-		DeferCleanup(func(ctx SpecContext) { Expect(setSuspend(ctx, ksKey(operatorKS), false)).To(Succeed()) })
-		_, err := flux.ReconcileWithSource(ctx, k8s, ksKey(clusterAppsKS))
+		Expect(fluxfixture.PlantNeighbour(ctx, k8s, operator.Namespace)).To(Succeed())
+		Expect(fluxfixture.SetSuspend(ctx, k8s, fluxfixture.KSKey(fluxfixture.OperatorKS), true)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) {
+			Expect(fluxfixture.SetSuspend(ctx, k8s, fluxfixture.KSKey(fluxfixture.OperatorKS), false)).To(Succeed())
+		})
+		_, err := flux.ReconcileWithSource(ctx, k8s, fluxfixture.KSKey(fluxfixture.ClusterApps))
 		Expect(err).NotTo(HaveOccurred())
-		expectDatabaseAndNeighbour(ctx)
+		Expect(fluxfixture.NeighbourKept(ctx, k8s, operator.Namespace)).To(Succeed())
 	})
 
 	It("keeps the database namespace and a neighbour tenant when the operator's Kustomization is removed (prune)", Label(LabelDisruptive), func(ctx SpecContext) {
-		plantNeighbour(ctx)
+		Expect(fluxfixture.PlantNeighbour(ctx, k8s, operator.Namespace)).To(Succeed())
 		// cluster-apps would re-create the Kustomization: hold it while the removal runs.
-		Expect(setSuspend(ctx, ksKey(clusterAppsKS), true)).To(Succeed())
+		Expect(fluxfixture.SetSuspend(ctx, k8s, fluxfixture.KSKey(fluxfixture.ClusterApps), true)).To(Succeed())
 		DeferCleanup(func(ctx SpecContext) {
-			By("restoring the chain: resume " + clusterAppsKS + " and reconcile it with source")
-			Expect(setSuspend(ctx, ksKey(clusterAppsKS), false)).To(Succeed())
-			_, err := flux.ReconcileWithSource(ctx, k8s, ksKey(clusterAppsKS))
+			By("restoring the chain: resume " + fluxfixture.ClusterApps + " and reconcile it with source")
+			Expect(fluxfixture.SetSuspend(ctx, k8s, fluxfixture.KSKey(fluxfixture.ClusterApps), false)).To(Succeed())
+			_, err := flux.ReconcileWithSource(ctx, k8s, fluxfixture.KSKey(fluxfixture.ClusterApps))
 			Expect(err).NotTo(HaveOccurred())
 		})
 		ks := &unstructured.Unstructured{}
 		ks.SetGroupVersionKind(flux.KustomizationGVK)
 		ks.SetNamespace(flux.Namespace)
-		ks.SetName(operatorKS)
-		took, err := deleteAndWait(ctx, ks, wait.FluxRestored, " (its finalizer prunes what it applied, after any in-flight reconcile: up to its 5m health-check timeout)")
+		ks.SetName(fluxfixture.OperatorKS)
+		took, err := objects.DeleteAndWait(ctx, k8s, ks, wait.FluxRestored, " (its finalizer prunes what it applied, after any in-flight reconcile: up to its 5m health-check timeout)")
 		Expect(err).NotTo(HaveOccurred())
-		AddReportEntry("waited", fmt.Sprintf("%s for Kustomization %s to be removed and its objects pruned (bound %s)", took.Round(time.Second), operatorKS, wait.Timeout(wait.FluxRestored)))
+		AddReportEntry("waited", fmt.Sprintf("%s for Kustomization %s to be removed and its objects pruned (bound %s)", took.Round(time.Second), fluxfixture.OperatorKS, wait.Timeout(wait.FluxRestored)))
 		// The removal really pruned: a bundled object without the prune
 		// opt-out is gone (otherwise the namespace check below proves nothing).
 		svc := &unstructured.Unstructured{}
 		svc.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "Service"})
 		svc.SetNamespace(operator.Namespace)
-		svc.SetName(driftObject)
-		_, err = wait.For(ctx, "pruned Service "+operator.Namespace+"/"+driftObject+" to be gone", wait.ObjectDeleted, func(ctx context.Context) (bool, string, error) {
-			_, err := getObject(ctx, svc)
+		svc.SetName(fluxfixture.DriftObject)
+		_, err = wait.For(ctx, "pruned Service "+operator.Namespace+"/"+fluxfixture.DriftObject+" to be gone", wait.ObjectDeleted, func(ctx context.Context) (bool, string, error) {
+			_, err := objects.Get(ctx, k8s, svc)
 			return apierrors.IsNotFound(err), fmt.Sprint(err), nil
 		})
 		Expect(err).NotTo(HaveOccurred(), "removing the Kustomization pruned nothing, so prune-safety was not exercised")
-		expectDatabaseAndNeighbour(ctx)
+		Expect(fluxfixture.NeighbourKept(ctx, k8s, operator.Namespace)).To(Succeed())
 	})
 })
-
-// tree returns the Flux Kustomization name of the rendered fixtures.
-func tree(name string) *gitops.Kustomization {
-	k := fluxRun.tree.Kustomization(flux.Namespace, name)
-	if k == nil {
-		Fail("the fixtures tree has no Flux Kustomization " + name)
-	}
-	return k
-}
-
-func neighbourObject() *corev1.ConfigMap {
-	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: neighbourTenant, Namespace: operator.Namespace,
-		Annotations: map[string]string{"dragonfly-e2e.io/stand-in-for": "CloudNativePG Cluster database/test-db (the guide's neighbour tenant)"}},
-		Data: map[string]string{"owner": "not Flux: planted by the dragonfly-e2e prune-safety spec"}}
-}
-
-// plantNeighbour creates the stand-in tenant in ns (outside any Flux inventory).
-func plantNeighbour(ctx context.Context, ns ...string) {
-	GinkgoHelper()
-	nb := neighbourObject()
-	if len(ns) > 0 {
-		nb.Namespace = ns[0]
-	}
-	err := k8s.Create(ctx, nb)
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		Expect(err).NotTo(HaveOccurred())
-	}
-}
-
-func expectDatabaseAndNeighbour(ctx context.Context) {
-	GinkgoHelper()
-	Expect(namespaceAndNeighbourKept(ctx, operator.Namespace)).To(Succeed())
-}
-
-// namespaceAndNeighbourKept is the prune-safety check: the shared namespace
-// ns exists and is not terminating, and the neighbour tenant in it survives.
-func namespaceAndNeighbourKept(ctx context.Context, ns string) error {
-	var n corev1.Namespace
-	if err := k8s.Get(ctx, client.ObjectKey{Name: ns}, &n); err != nil {
-		return fmt.Errorf("shared namespace %s was deleted by the removal: %w", ns, err)
-	}
-	if n.DeletionTimestamp != nil {
-		return fmt.Errorf("shared namespace %s is being deleted by the removal (and everything in it, the neighbour tenant included)", ns)
-	}
-	nb := neighbourObject()
-	var cm corev1.ConfigMap
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: nb.Name}, &cm); err != nil {
-		return fmt.Errorf("neighbour tenant %s/%s was deleted by the removal: %w", ns, nb.Name, err)
-	}
-	if cm.DeletionTimestamp != nil {
-		return fmt.Errorf("neighbour tenant %s/%s is being deleted by the removal", ns, nb.Name)
-	}
-	return nil
-}
-
-// pingFromNamespace runs redis-cli PING against service in ns from a pod in
-// ns (the operator's NetworkPolicy admits 6379 only from the same
-// namespace), using the Dragonfly pod's own image, and returns its output.
-func pingFromNamespace(ctx context.Context, ns, service string) string {
-	GinkgoHelper()
-	var pods corev1.PodList
-	Expect(k8s.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{"app": service})).To(Succeed())
-	Expect(pods.Items).NotTo(BeEmpty())
-	image := pods.Items[0].Spec.Containers[0].Image
-	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "dfe2e-ping-", Namespace: ns},
-		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{
-			Name: "ping", Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
-			Command: []string{"redis-cli", "-h", service + "." + ns, "-p", "6379", "PING"}}},
-			ActiveDeadlineSeconds: ptr.To[int64](60)}}
-	Expect(k8s.Create(ctx, p)).To(Succeed())
-	DeferCleanup(func(ctx SpecContext) { _ = k8s.Delete(ctx, p) })
-	_, err := wait.For(ctx, "PING pod "+ns+"/"+p.Name+" to finish", wait.ServerReachable, func(ctx context.Context) (bool, string, error) {
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), p); err != nil {
-			return false, err.Error(), nil
-		}
-		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed, string(p.Status.Phase), nil
-	})
-	Expect(err).NotTo(HaveOccurred())
-	out, err := clientset.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
-	Expect(err).NotTo(HaveOccurred())
-	return strings.TrimSpace(string(out))
-}

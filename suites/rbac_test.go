@@ -11,6 +11,7 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/finding"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/rbaccheck"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/mutants"
 )
 
 // tenantNamespace stands for any namespace a Dragonfly may live in other
@@ -58,10 +59,10 @@ var _ = Describe("The operator's RBAC", Label(LabelRBAC, LabelAPITier), func() {
 				continue
 			}
 			By("checking that operator "+v+" with its own RBAC is allowed what "+v+" needs", func() {
-				b, err := operator.Render(ctx, v, operator.SourceOptions{})
+				b, err := operator.Render(ctx, v, upstreamSource())
 				Expect(err).NotTo(HaveOccurred())
 				ns := "dfe2e-version-" + strings.ReplaceAll(v, ".", "-")
-				objs := isolate(b.Objects, ns)
+				objs := mutants.Isolate(b.Objects, ns)
 				applyAside(ctx, objs, ns)
 				sa := rbaccheck.Subject{Namespace: ns, Name: operator.ServiceAccountName}
 				fs, err := rbaccheck.Allowed(ctx, clientset, rbaccheck.Target{Subject: sa, OtherNamespace: tenantNamespace, Objects: objs}, rbaccheck.NeededFor(v))

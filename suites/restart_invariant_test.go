@@ -3,26 +3,13 @@
 package suites
 
 import (
-	"context"
 	"slices"
 
 	. "github.com/onsi/ginkgo/v2"
-	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/restarts"
-	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/operatorpods"
 )
-
-// operatorPodLabels select the operator's pods (the upstream Deployment's
-// selector; there is no app.kubernetes.io/name=dragonfly-operator label).
-var operatorPodLabels = client.MatchingLabels{"control-plane": "controller-manager"}
-
-func operatorPods(ctx context.Context) ([]corev1.Pod, error) {
-	var pods corev1.PodList
-	err := k8s.List(ctx, &pods, client.InNamespace(operator.Namespace), operatorPodLabels)
-	return pods.Items, err
-}
 
 // Suite-wide invariant (as CloudNativePG's suite does for its operator):
 // any spec during which the operator restarted fails, unless it is labelled
@@ -32,7 +19,7 @@ var _ = BeforeEach(func(ctx SpecContext) {
 	if k8s == nil {
 		return
 	}
-	pods, err := operatorPods(ctx)
+	pods, err := operatorpods.List(ctx, k8s)
 	if err != nil {
 		return
 	}
@@ -41,7 +28,7 @@ var _ = BeforeEach(func(ctx SpecContext) {
 		if slices.Contains(CurrentSpecReport().Labels(), LabelDisruptive) {
 			return
 		}
-		pods, err := operatorPods(ctx)
+		pods, err := operatorpods.List(ctx, k8s)
 		if err != nil {
 			return
 		}

@@ -5,13 +5,11 @@ package suites
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures/instances"
@@ -21,6 +19,8 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/sampling"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/targets"
 )
 
 // rolloutArg is the spec change that starts the rolling update: a real
@@ -32,9 +32,9 @@ var _ = Describe("Rolling update", Label(LabelRollingUpdate, labelDataDisruptive
 		reportDataPlane()
 		atLevel(High)
 		needNodes()
-		t := &dragonflyTarget{name: instances.Replicated}
-		blocked, err := t.deploy(ctx)
-		DeferCleanup(func(ctx SpecContext) { t.teardown(ctx) }, NodeTimeout(3*time.Minute))
+		t := &targets.Dragonfly{Name: instances.Replicated, Env: dataEnv}
+		blocked, err := t.Deploy(ctx)
+		DeferCleanup(func(ctx SpecContext) { t.Teardown(ctx) }, NodeTimeout(3*time.Minute))
 		Expect(err).NotTo(HaveOccurred())
 		if blocked != "" {
 			Skip(blocked)
@@ -59,10 +59,11 @@ var _ = Describe("Rolling update", Label(LabelRollingUpdate, labelDataDisruptive
 		oldRev := sts.Status.UpdateRevision
 
 		By("sampling the pods while writing through the Service, then changing spec.args")
-		stopSampling := samplePods(ctx, instances.Replicated)
+		stopSampling := sampling.Pods(ctx, k8s, instances.Namespace, instances.Replicated, sampling.Interval)
+		DeferCleanup(func() { stopSampling() })
 		sf, log, stopWriter := writeThroughService(ctx, instances.Namespace, instances.Replicated, 200)
 		changedAt := time.Now()
-		Expect(appendArg(ctx, instances.Replicated, rolloutArg)).To(Succeed())
+		Expect(t.AppendArg(ctx, rolloutArg)).To(Succeed())
 
 		var newRev string
 		took, err := wait.For(ctx, "the operator to roll Dragonfly "+instances.Replicated+" to a new revision: every pod updated, Ready, one master", wait.RollingUpdateDone,
@@ -101,7 +102,7 @@ var _ = Describe("Rolling update", Label(LabelRollingUpdate, labelDataDisruptive
 		Expect(r.Err()).NotTo(HaveOccurred())
 
 		By("measuring the takeover: RTO from the takeover, RPO on the new master")
-		rto, err := failover.MeasureRTO(ctx, log, r.Takeover, sf.addrOf(oldMaster.Name))
+		rto, err := failover.MeasureRTO(ctx, log, r.Takeover, sf.AddrOf(oldMaster.Name))
 		Expect(err).NotTo(HaveOccurred())
 		AddReportEntry(reports.MetricEntry, reports.Metric{Name: "rolling-update takeover RTO (" + instances.Replicated + ")", Unit: "s", Better: reports.Lower, Values: []float64{rto.Seconds()}})
 		stopWriter()
@@ -123,54 +124,3 @@ var _ = Describe("Rolling update", Label(LabelRollingUpdate, labelDataDisruptive
 		Expect(v.Err()).NotTo(HaveOccurred())
 	}, NodeTimeout(15*time.Minute))
 })
-
-// samplePods reads the instance's pods every 200 ms until stop is called
-// (or the spec ends) and returns what it saw.
-func samplePods(ctx context.Context, name string) (stop func() []rollout.Sample) {
-	var (
-		mu  sync.Mutex
-		out []rollout.Sample
-	)
-	sctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			if s, err := rollout.Take(sctx, k8s, instances.Namespace, name); err == nil {
-				mu.Lock()
-				out = append(out, s)
-				mu.Unlock()
-			}
-			select {
-			case <-sctx.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	stop = func() []rollout.Sample {
-		cancel()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]rollout.Sample{}, out...)
-	}
-	DeferCleanup(func() { stop() })
-	return stop
-}
-
-// appendArg adds arg to the Dragonfly's spec.args, as a user edits the object.
-func appendArg(ctx context.Context, name, arg string) error {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(instance.GVK)
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: instances.Namespace, Name: name}, u); err != nil {
-		return err
-	}
-	args, _, _ := unstructured.NestedStringSlice(u.Object, "spec", "args")
-	if err := unstructured.SetNestedStringSlice(u.Object, append(args, arg), "spec", "args"); err != nil {
-		return err
-	}
-	return k8s.Update(ctx, u)
-}

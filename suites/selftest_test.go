@@ -17,32 +17,10 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/finding"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/installcheck"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/rbaccheck"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/cluster"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/mutants"
 )
-
-// applyAside applies objects beside the normal install (a planted defect, an
-// isolated copy) and registers their removal; the dump
-// of a failed spec (registered after, so it runs first) still sees it.
-func applyAside(ctx context.Context, objs []*unstructured.Unstructured, namespaces ...string) {
-	GinkgoHelper()
-	DeferCleanup(func(ctx context.Context) {
-		Expect(installcheck.Remove(ctx, k8s, clientset, objs, disposable())).To(Succeed())
-	})
-	DeferCleanup(dumpOnFailure(namespaces...))
-	Expect(installcheck.Apply(ctx, k8s, objs)).To(Succeed())
-}
-
-func disposable() bool {
-	c, ok := cluster.From(envCtx)
-	return ok && c.Disposable
-}
-
-// messages joins the violations' messages, for matching.
-func messages(fs []finding.Finding) string {
-	return finding.Lines(finding.Violations(fs))
-}
 
 var _ = Describe("Planted defects at the API level", Label(LabelSelfTest, LabelAPITier), func() {
 	BeforeEach(func() { atLevel(Medium) })
@@ -52,9 +30,9 @@ var _ = Describe("Planted defects at the API level", Label(LabelSelfTest, LabelA
 			Skip("the operator under test (" + bundle.Version + ") predates v1.6.0: v1.5.0 RBAC is its own")
 		}
 		const ns = "dfe2e-selftest-oldrbac"
-		v150, err := operator.Render(ctx, "v1.5.0", operator.SourceOptions{})
+		v150, err := operator.Render(ctx, "v1.5.0", upstreamSource())
 		Expect(err).NotTo(HaveOccurred())
-		objs, err := mutantOldRBAC(bundle.Objects, v150.Objects, ns)
+		objs, err := mutants.OldRBAC(bundle.Objects, v150.Objects, ns)
 		Expect(err).NotTo(HaveOccurred())
 		applyAside(ctx, objs, ns)
 		sa := rbaccheck.Subject{Namespace: ns, Name: operator.ServiceAccountName}
@@ -75,7 +53,7 @@ var _ = Describe("Planted defects at the API level", Label(LabelSelfTest, LabelA
 
 	It("fails the rbac check when a binding subject is left in "+operator.UpstreamNamespace+", naming the subject", func(ctx SpecContext) {
 		const ns = "dfe2e-selftest-subject"
-		objs := mutantSubjectLeftBehind(bundle.Objects, ns)
+		objs := mutants.SubjectLeftBehind(bundle.Objects, ns)
 		applyAside(ctx, objs, ns)
 		sa := rbaccheck.Subject{Namespace: ns, Name: operator.ServiceAccountName}
 		stray := "ServiceAccount " + operator.UpstreamNamespace + "/" + operator.ServiceAccountName
@@ -99,7 +77,7 @@ var _ = Describe("Planted defects at the API level", Label(LabelSelfTest, LabelA
 		if !disposable() {
 			Skip("creates Namespace " + operator.UpstreamNamespace + ": only on a disposable cluster (DFE2E_CLUSTER=envtest)")
 		}
-		objs := mutantOldNamespaceKept(bundle.Objects)
+		objs := mutants.OldNamespaceKept(bundle.Objects)
 		applyAside(ctx, objs, operator.UpstreamNamespace)
 
 		By("checking that the install check fails and names the Namespace and the objects in it", func() {
@@ -114,7 +92,7 @@ var _ = Describe("Planted defects at the API level", Label(LabelSelfTest, LabelA
 
 	It("fails the webhook check on a webhook whose service is still in "+operator.UpstreamNamespace+", naming it", func(ctx SpecContext) {
 		const sel = "dfe2e-selftest-webhook-ns"
-		objs := mutantWebhookOldNamespace(sel)
+		objs := mutants.WebhookOldNamespace(sel)
 		applyAside(ctx, objs)
 
 		By("checking that the webhook check fails and names the service in "+operator.UpstreamNamespace, func() {
@@ -127,7 +105,7 @@ var _ = Describe("Planted defects at the API level", Label(LabelSelfTest, LabelA
 
 	It("fails the webhook check on a relocated webhook that nothing serves, naming it", func(ctx SpecContext) {
 		const sel = "dfe2e-selftest-webhook-down"
-		objs := append([]*unstructured.Unstructured{selftestNamespace(sel)}, mutantWebhookNoBackend(sel)...)
+		objs := append([]*unstructured.Unstructured{mutants.SelftestNamespace(sel)}, mutants.WebhookNoBackend(sel)...)
 		applyAside(ctx, objs, sel)
 
 		By("waiting for the API server to call the new webhook (it reads webhook configurations through an informer)", func() {
@@ -146,10 +124,10 @@ var _ = Describe("Planted defects at the API level", Label(LabelSelfTest, LabelA
 	})
 
 	It("fails the admission table on a CRD without the pdb CEL rule and with unknown fields preserved, naming both", func(ctx SpecContext) {
-		crd, err := mutantPermissiveCRD(bundle.Objects)
+		crd, err := mutants.PermissiveCRD(bundle.Objects)
 		Expect(err).NotTo(HaveOccurred())
 		applyAside(ctx, []*unstructured.Unstructured{crd})
-		gvk := schema.GroupVersionKind{Group: PermissiveGroup, Version: admissioncheck.DragonflyGVK.Version, Kind: admissioncheck.DragonflyGVK.Kind}
+		gvk := schema.GroupVersionKind{Group: mutants.PermissiveGroup, Version: admissioncheck.DragonflyGVK.Version, Kind: admissioncheck.DragonflyGVK.Kind}
 
 		By("checking that the admission table fails on the pdb rule and on strict field validation", func() {
 			_, fs, err := admissioncheck.Run(ctx, k8s, gvk, operator.Namespace, admissioncheck.Table)

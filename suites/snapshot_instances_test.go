@@ -25,7 +25,7 @@ var _ = Describe("Instance fixtures of the data suites", Label(LabelAdmission, L
 			Expect(err).NotTo(HaveOccurred())
 			// A name no other spec uses: a dry-run create would otherwise
 			// collide with the data suites' live instance of the same name.
-			u.SetName(dryRunName(name))
+			u.SetName(dryRunPrefix + name)
 			Expect(k8s.Create(ctx, u, client.DryRunAll, client.FieldValidation("Strict"))).To(Succeed())
 		})
 	}
@@ -44,7 +44,7 @@ var _ = Describe("Instance fixtures of the data suites", Label(LabelAdmission, L
 			atLevel(Medium)
 			u, err := instances.Get(instances.Snapshot)
 			Expect(err).NotTo(HaveOccurred())
-			u.SetName(dryRunName(instances.Snapshot))
+			u.SetName(dryRunPrefix + instances.Snapshot)
 			Expect(unstructured.SetNestedField(u.Object, d.value, d.path...)).To(Succeed())
 			err = k8s.Create(ctx, u, client.DryRunAll, client.FieldValidation("Strict"))
 			Expect(err).To(HaveOccurred(), "the API server admitted %s", what)
@@ -53,5 +53,5 @@ var _ = Describe("Instance fixtures of the data suites", Label(LabelAdmission, L
 	}
 })
 
-// dryRunName is the name an admission dry run uses for a fixture.
-func dryRunName(fixture string) string { return "dfe2e-admission-" + fixture }
+// dryRunPrefix starts the name an admission dry run gives a fixture.
+const dryRunPrefix = "dfe2e-admission-"

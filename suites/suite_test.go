@@ -12,19 +12,29 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/types"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/finding"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/installcheck"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/dataset"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/failover"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/cluster"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/static/gitops"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/artifacts"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/clients"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/snapshots"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/targets"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/writer"
 )
 
 // Suite-wide state, set once by BeforeSuite: one API server for every spec.
@@ -36,10 +46,14 @@ var (
 	k8s       client.Client
 	clientset kubernetes.Interface
 	bundle    *operator.Bundle
+	// dataEnv is what the data suites' targets work with; made before the
+	// spec tree (titles name the data plane), clients filled in once up.
+	dataEnv = &targets.Env{
+		Logf:             func(f string, a ...any) { GinkgoWriter.Printf(f, a...) },
+		DataPlaneStandIn: config.FromEnv().DragonflyStandIn,
+		OperatorImage:    config.FromEnv().OperatorImage,
+	}
 )
-
-// requestTimeout bounds every API request the specs make.
-const requestTimeout = 30 * time.Second
 
 func TestSuites(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -85,23 +99,11 @@ func renderBundle(version string) types.EnvFunc {
 		if !ok {
 			return ctx, fmt.Errorf("renderBundle: no cluster in context (run cluster.Setup first)")
 		}
-		scheme := runtime.NewScheme()
-		if err := clientgoscheme.AddToScheme(scheme); err != nil {
-			return ctx, err
-		}
-		// No single request may hang a spec: the suite must stop, not stall.
-		rc := rest.CopyConfig(c.Config)
-		rc.Timeout = requestTimeout
-		// client-go's default 5 QPS would pace the ~90 SubjectAccessReviews of
-		// one RBAC pass over 18 s on a kubeconfig cluster (envtest sets its own).
-		rc.QPS, rc.Burst = 100, 200
 		var err error
-		if k8s, err = client.New(rc, client.Options{Scheme: scheme}); err != nil {
+		if k8s, clientset, err = clients.New(c.Config); err != nil {
 			return ctx, err
 		}
-		if clientset, err = kubernetes.NewForConfig(rc); err != nil {
-			return ctx, err
-		}
+		dataEnv.Client, dataEnv.Clientset, dataEnv.Config, dataEnv.Provider = k8s, clientset, c.Config, provider.Name()
 		bundle, err = operator.Render(ctx, version, bundleSource())
 		if err != nil {
 			return ctx, fmt.Errorf("rendering operator %s: %w", version, err)
@@ -131,4 +133,133 @@ func atLevel(l Level) {
 	if r := SkipReason(l, depth); r != "" {
 		Skip(r)
 	}
+}
+
+// The glue below is what ties the utils to Ginkgo: failing, skipping,
+// cleanups and report entries stay here.
+
+// bundleSource is how the suites render the operator: with the
+// environment's Dragonfly image handed to the manager (--dragonfly-image),
+// so the Dragonfly objects stay as users write them.
+func bundleSource() operator.SourceOptions {
+	o := upstreamSource()
+	o.DragonflyImage = config.FromEnv().DragonflyImage
+	return o
+}
+
+// upstreamSource is where the upstream operator manifests come from: the
+// offline copy and cache of the configuration.
+func upstreamSource() operator.SourceOptions { return gitops.OperatorSource(config.FromEnv()) }
+
+// restConfig is the suite's cluster config (no client timeout: port-forwards
+// and execs are long-lived streams bounded by their contexts).
+func restConfig() *rest.Config {
+	c, ok := cluster.From(envCtx)
+	if !ok {
+		Fail("no cluster in the suite context")
+	}
+	return c.Config
+}
+
+func disposable() bool {
+	c, ok := cluster.From(envCtx)
+	return ok && c.Disposable
+}
+
+// needNodes skips on envtest: these specs need a kubelet, images and storage.
+func needNodes() {
+	if provider != nil && provider.Name() == "envtest" {
+		Skip("needs a cluster with nodes and local-path storage (make e2e, or DFE2E_CLUSTER=kind|kubeconfig); envtest has an API server only")
+	}
+}
+
+// reportDataPlane marks the current spec as run on a stand-in data plane
+// (the operator itself is real): its pass is never a Dragonfly verdict.
+func reportDataPlane() {
+	if s := dataEnv.DataPlaneStandIn; s != "" {
+		AddReportEntry(reports.StandInEntry, s)
+	}
+}
+
+func reportMetric(m reports.Metric) { AddReportEntry(reports.MetricEntry, m) }
+
+// dumpOnFailure is registered with DeferCleanup: when the spec failed it
+// writes the objects of the given namespaces (plus cluster-scoped RBAC and
+// webhooks) to $DFE2E_ARTIFACTS/<spec>/objects.yaml. Passing specs write nothing.
+func dumpOnFailure(namespaces ...string) func(ctx context.Context) {
+	return func(ctx context.Context) {
+		artifacts.OnFailure(ctx, k8s, artifacts.Dir(config.FromEnv().Artifacts), CurrentSpecReport(), GinkgoWriter.Printf, namespaces...)
+	}
+}
+
+// FindingsEntry names the Ginkgo report entries that carry findings; the
+// entry's value is a []finding.Finding (Value.AsJSON in the JSON report).
+const FindingsEntry = "dfe2e.findings"
+
+// report records findings in the Ginkgo report (JSON/JUnit) and the spec log;
+// what says what they are ("least-privilege report").
+func report(what string, fs []finding.Finding) {
+	if len(fs) == 0 {
+		return
+	}
+	AddReportEntry(FindingsEntry, fs)
+	GinkgoWriter.Printf("%s:\n%s", what, finding.Lines(fs))
+}
+
+// messages joins the violations' messages, for matching.
+func messages(fs []finding.Finding) string {
+	return finding.Lines(finding.Violations(fs))
+}
+
+// applyAside applies objects beside the normal install (a planted defect, an
+// isolated copy) and registers their removal; the dump
+// of a failed spec (registered after, so it runs first) still sees it.
+func applyAside(ctx context.Context, objs []*unstructured.Unstructured, namespaces ...string) {
+	GinkgoHelper()
+	DeferCleanup(func(ctx context.Context) {
+		Expect(installcheck.Remove(ctx, k8s, clientset, objs, disposable())).To(Succeed())
+	})
+	DeferCleanup(dumpOnFailure(namespaces...))
+	Expect(installcheck.Apply(ctx, k8s, objs)).To(Succeed())
+}
+
+// datasetSpec is the data suites' dataset (DFE2E_DATASET_KEYS keys).
+func datasetSpec() dataset.Spec {
+	ds, err := snapshots.DatasetSpec(config.FromEnv())
+	must(err)
+	return ds
+}
+
+// writeThroughService starts the failover writer on ns/svc, following the
+// Service as a client would, and waits for n acknowledged writes. stop ends
+// the writer and waits for it (before an RPO count); it also runs, then the
+// port-forwards close, when the spec ends.
+func writeThroughService(ctx context.Context, ns, svc string, n int) (*writer.Forwards, *failover.Log, func()) {
+	sf, log, stop, err := writer.Start(ctx, k8s, restConfig(), clientset, ns, svc, n)
+	DeferCleanup(sf.Close)
+	DeferCleanup(stop)
+	Expect(err).NotTo(HaveOccurred())
+	return sf, log, stop
+}
+
+// requireTarget skips a snapshot spec whose target cannot run, and marks
+// the specs of a stand-in target.
+func requireTarget(s *snapshots.Run) {
+	needNodes()
+	if s.Skip != "" {
+		Skip(s.Skip)
+	}
+	if s.Target.StandIn() != "" {
+		AddReportEntry(reports.StandInEntry, s.Target.StandIn())
+	}
+}
+
+// forwardMaster opens a port-forward to the target's current master on
+// port, closed when the spec ends.
+func forwardMaster(ctx context.Context, s *snapshots.Run, port int) *instance.Forward {
+	GinkgoHelper()
+	f, _, err := s.Forward(ctx, port, time.Time{})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(f.Close)
+	return f
 }

@@ -51,7 +51,7 @@ test-api: ## install/rbac/admission suites + planted-defect self-tests against o
 	@assets="$${KUBEBUILDER_ASSETS:-$$($(GO) run ./internal/env/cluster/envtestassets)}"; \
 	  mkdir -p $(ARTIFACTS); \
 	  KUBEBUILDER_ASSETS="$$assets" DFE2E_CLUSTER=envtest DFE2E_ARTIFACTS=$(ARTIFACTS) \
-	  $(GO) test -count=1 -timeout 20m -tags e2e ./suites/... -args \
+	  $(GO) test -count=1 -timeout 20m -tags e2e ./suites -args \
 	    -ginkgo.label-filter='$(API_LABELS)' -ginkgo.no-color -ginkgo.timeout=15m \
 	    -ginkgo.json-report=$(ARTIFACTS)/api-tier.json -ginkgo.junit-report=$(ARTIFACTS)/api-tier.junit.xml
 

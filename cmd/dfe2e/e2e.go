@@ -67,7 +67,7 @@ but something was blocked (0 with --blocked-ok).`,
 	fl.BoolVar(&o.KeepOnFailure, "keep-on-failure", false, "keep the cluster (and a failed create's nodes) when something fails")
 	fl.StringVar(&o.Artifacts, "artifacts", artifactsDefault(env), "directory for reports, kubeconfig and, on failure, cluster logs (env "+config.EnvArtifacts+")")
 	fl.StringVar(&o.LabelFilter, "label-filter", e2erun.DefaultLabels, "Ginkgo label filter of the specs to run before the Flux tier")
-	fl.StringVar(&o.Suites, "suites", "./suites/...", "Go packages of the Ginkgo suites")
+	fl.StringVar(&o.Suites, "suites", "./suites", "Go package of the Ginkgo suites (its helpers in suites/utils are ordinary packages, tested by make test)")
 	fl.StringArrayVar(&o.Archives, "image-archive", nil, "image archive (docker save / OCI tar) to load into the node; repeatable (air-gapped path)")
 	fl.StringArrayVar(&o.LoadImages, "load-image", nil, "image from the local Docker engine to load into the node; repeatable")
 	fl.BoolVar(&o.StopEngine, "stop-engine", false, "stop the Docker engine at the end if this run started it (CI: leave the machine as found)")

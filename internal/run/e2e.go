@@ -172,7 +172,7 @@ func suitesDir(pattern string) (string, error) {
 	dir := filepath.Join(root, strings.TrimSuffix(strings.TrimPrefix(pattern, "./"), "/..."))
 	tests, _ := filepath.Glob(filepath.Join(dir, "*_test.go"))
 	if len(tests) == 0 {
-		return "", fmt.Errorf("--suites %s: no Go test files in %s; point it at the suites package (default ./suites/...)", pattern, dir)
+		return "", fmt.Errorf("--suites %s: no Go test files in %s; point it at the suites package (default ./suites)", pattern, dir)
 	}
 	return dir, nil
 }

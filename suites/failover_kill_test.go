@@ -17,7 +17,6 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
-	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/targets"
 )
 
 var _ = Describe("Failover", Label(LabelFailover, labelDataDisruptive), func() {
@@ -25,28 +24,7 @@ var _ = Describe("Failover", Label(LabelFailover, labelDataDisruptive), func() {
 		reportDataPlane()
 		atLevel(High)
 		needNodes()
-		t := &targets.Dragonfly{Name: instances.Replicated, Env: dataEnv}
-		blocked, err := t.Deploy(ctx)
-		DeferCleanup(func(ctx SpecContext) { t.Teardown(ctx) }, NodeTimeout(3*time.Minute))
-		Expect(err).NotTo(HaveOccurred())
-		if blocked != "" {
-			Skip(blocked)
-		}
-		roles, err := instance.WaitReady(ctx, k8s, instances.Namespace, instances.Replicated)
-		Expect(err).NotTo(HaveOccurred())
-		old := roles.Master
-		GinkgoWriter.Printf("master %s, replicas %d (by role label)\n", old.Name, len(roles.Others))
-
-		By("loading the dataset through the master")
-		ds := datasetSpec()
-		f, err := instance.PortForward(ctx, restConfig(), clientset, old.Namespace, old.Name, 6379)
-		Expect(err).NotTo(HaveOccurred())
-		c, err := dataset.Connect(ctx, f.Addr, "", 4)
-		Expect(err).NotTo(HaveOccurred())
-		_, err = dataset.Write(ctx, c, ds, dataset.Options{})
-		Expect(err).NotTo(HaveOccurred())
-		c.Close()
-		f.Close()
+		old, ds := replicatedWithDataset(ctx)
 
 		By("writing through the Service and killing the master")
 		sf, log, stopWriter := writeThroughService(ctx, instances.Namespace, instances.Replicated, 200)

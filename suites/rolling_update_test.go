@@ -32,27 +32,7 @@ var _ = Describe("Rolling update", Label(LabelRollingUpdate, labelDataDisruptive
 		reportDataPlane()
 		atLevel(High)
 		needNodes()
-		t := &targets.Dragonfly{Name: instances.Replicated, Env: dataEnv}
-		blocked, err := t.Deploy(ctx)
-		DeferCleanup(func(ctx SpecContext) { t.Teardown(ctx) }, NodeTimeout(3*time.Minute))
-		Expect(err).NotTo(HaveOccurred())
-		if blocked != "" {
-			Skip(blocked)
-		}
-		roles, err := instance.WaitReady(ctx, k8s, instances.Namespace, instances.Replicated)
-		Expect(err).NotTo(HaveOccurred())
-		oldMaster := roles.Master
-
-		By("loading the dataset through the master")
-		ds := datasetSpec()
-		f, err := instance.PortForward(ctx, restConfig(), clientset, oldMaster.Namespace, oldMaster.Name, 6379)
-		Expect(err).NotTo(HaveOccurred())
-		c, err := dataset.Connect(ctx, f.Addr, "", 4)
-		Expect(err).NotTo(HaveOccurred())
-		_, err = dataset.Write(ctx, c, ds, dataset.Options{})
-		Expect(err).NotTo(HaveOccurred())
-		c.Close()
-		f.Close()
+		oldMaster, ds := replicatedWithDataset(ctx)
 
 		var sts appsv1.StatefulSet
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: instances.Namespace, Name: instances.Replicated}, &sts)).To(Succeed())
@@ -63,7 +43,7 @@ var _ = Describe("Rolling update", Label(LabelRollingUpdate, labelDataDisruptive
 		DeferCleanup(func() { stopSampling() })
 		sf, log, stopWriter := writeThroughService(ctx, instances.Namespace, instances.Replicated, 200)
 		changedAt := time.Now()
-		Expect(t.AppendArg(ctx, rolloutArg)).To(Succeed())
+		Expect((&targets.Dragonfly{Name: instances.Replicated, Env: dataEnv}).AppendArg(ctx, rolloutArg)).To(Succeed())
 
 		var newRev string
 		took, err := wait.For(ctx, "the operator to roll Dragonfly "+instances.Replicated+" to a new revision: every pod updated, Ready, one master", wait.RollingUpdateDone,

@@ -6,6 +6,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures/instances"
+	corev1 "k8s.io/api/core/v1"
 	"os"
 	"testing"
 	"time"
@@ -262,4 +264,33 @@ func forwardMaster(ctx context.Context, s *snapshots.Run, port int) *instance.Fo
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(f.Close)
 	return f
+}
+
+// replicatedWithDataset deploys the replicated instance (removed when the
+// spec ends; the spec is blocked when its images cannot be had), waits for
+// its roles and loads the dataset through the master, which it returns.
+func replicatedWithDataset(ctx context.Context) (*corev1.Pod, dataset.Spec) {
+	GinkgoHelper()
+	t := &targets.Dragonfly{Name: instances.Replicated, Env: dataEnv}
+	blocked, err := t.Deploy(ctx)
+	DeferCleanup(func(ctx SpecContext) { t.Teardown(ctx) }, NodeTimeout(3*time.Minute))
+	Expect(err).NotTo(HaveOccurred())
+	if blocked != "" {
+		Skip(blocked)
+	}
+	roles, err := instance.WaitReady(ctx, k8s, instances.Namespace, instances.Replicated)
+	Expect(err).NotTo(HaveOccurred())
+	m := roles.Master
+	GinkgoWriter.Printf("master %s, replicas %d (by role label)\n", m.Name, len(roles.Others))
+	By("loading the dataset through the master")
+	ds := datasetSpec()
+	f, err := instance.PortForward(ctx, restConfig(), clientset, m.Namespace, m.Name, 6379)
+	Expect(err).NotTo(HaveOccurred())
+	defer f.Close()
+	c, err := dataset.Connect(ctx, f.Addr, "", 4)
+	Expect(err).NotTo(HaveOccurred())
+	defer c.Close()
+	_, err = dataset.Write(ctx, c, ds, dataset.Options{})
+	Expect(err).NotTo(HaveOccurred())
+	return m, ds
 }

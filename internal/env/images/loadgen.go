@@ -109,14 +109,14 @@ func EnsureLoadgen(binary string, logf Logf) (*LoadgenImage, error) {
 		return nil, fmt.Errorf("writing the loadgen image %s: %w", img.Ref, err)
 	}
 	logf("built loadgen image %s at %s", img.Ref, img.Archive)
-	pruneLoadgenArchives(filepath.Dir(img.Archive), 3)
+	PruneArchives(filepath.Dir(img.Archive), loadgenRecipe, 3)
 	return img, nil
 }
 
-// pruneLoadgenArchives keeps the newest keep archives: every rebuilt binary
-// makes a new one (≈65 MB).
-func pruneLoadgenArchives(dir string, keep int) {
-	paths, _ := filepath.Glob(filepath.Join(dir, loadgenRecipe+"-*.tar"))
+// PruneArchives keeps the newest keep archives named <recipe>-*.tar in dir:
+// every rebuilt binary writes a new one (tens of MB each).
+func PruneArchives(dir, recipe string, keep int) {
+	paths, _ := filepath.Glob(filepath.Join(dir, recipe+"-*.tar"))
 	type aged struct {
 		path string
 		mod  time.Time

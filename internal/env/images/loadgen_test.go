@@ -83,7 +83,7 @@ func TestLoadgenImageIsOneStaticBinaryRunAsNobody(t *testing.T) {
 		past := time.Now().Add(-time.Duration(i+1) * time.Hour)
 		os.Chtimes(old, past, past)
 	}
-	pruneLoadgenArchives(filepath.Dir(img.Archive), 3)
+	PruneArchives(filepath.Dir(img.Archive), loadgenRecipe, 3)
 	left, _ := filepath.Glob(filepath.Join(filepath.Dir(img.Archive), loadgenRecipe+"-*.tar"))
 	if len(left) != 3 {
 		t.Errorf("after pruning: %v; want the newest three", left)

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -69,28 +68,8 @@ func EnsureImage(ctx context.Context, source string, logf Logf) (archive, ref st
 		return "", "", fmt.Errorf("writing the registry image %s: %w", ref, err)
 	}
 	logf("registry image %s written to %s", ref, strings.TrimPrefix(archive, k8sbuild.CacheRoot()+"/"))
-	pruneArchives(filepath.Dir(archive), 3)
+	images.PruneArchives(filepath.Dir(archive), imageRecipe, 3)
 	return archive, ref, nil
-}
-
-// pruneArchives keeps the newest keep registry archives; every changed
-// binary writes a new one.
-func pruneArchives(dir string, keep int) {
-	paths, _ := filepath.Glob(filepath.Join(dir, imageRecipe+"-*.tar"))
-	type aged struct {
-		path string
-		mod  time.Time
-	}
-	var all []aged
-	for _, p := range paths {
-		if st, err := os.Stat(p); err == nil {
-			all = append(all, aged{p, st.ModTime()})
-		}
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].mod.After(all[j].mod) })
-	for i := keep; i < len(all); i++ {
-		_ = os.Remove(all[i].path)
-	}
 }
 
 // HostsToml is containerd's certs.d/<upstreamHost>/hosts.toml pulling

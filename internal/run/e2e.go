@@ -251,14 +251,7 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 	// suiteEnv is everything the suites' process is told: the settings dfe2e
 	// was started with, overlaid with this run's. Its empty fields are unset
 	// there (ChildEnv), so an operator-default run passes no stale image.
-	suiteEnv := func() config.Settings {
-		s := config.FromEnv()
-		s.Cluster, s.KindKubeconfig, s.Kubeconfig = "kind", kc, kc
-		s.Artifacts, s.OperatorVersion, s.SnapshotTarget = o.Artifacts, o.OperatorVersion, o.SnapshotTarget
-		s.DragonflyImage, s.DragonflyStandIn = air.dragonfly, air.standIn
-		s.OperatorSource = o.OperatorSource
-		return s
-	}
+	suiteEnv := func() config.Settings { return suiteSettings(config.FromEnv(), o, kc, air) }
 	install := Tier{Name: "install and data", LabelFilter: o.LabelFilter, Report: filepath.Join(o.Artifacts, "e2e-kind.json")}
 	install.Run = func(ctx context.Context, report string) error {
 		return goTestSuites(ctx, o.Suites, install.LabelFilter, report, suiteEnv(), logf)
@@ -385,4 +378,17 @@ func writeRecord(art string, rec *Record) {
 	}
 	b, _ := json.MarshalIndent(rec, "", "  ")
 	_ = os.WriteFile(filepath.Join(art, "e2e-run.json"), append(b, '\n'), 0o644)
+}
+
+// suiteSettings is everything the suites' process is told: the settings
+// dfe2e was started with (base), overlaid with this run's. Its empty fields
+// are unset there (ChildEnv), so an operator-default run passes no stale
+// image, and the suites' failure dumps land under --artifacts.
+func suiteSettings(base config.Settings, o Options, kubeconfig string, air airGap) config.Settings {
+	s := base
+	s.Cluster, s.KindKubeconfig, s.Kubeconfig = "kind", kubeconfig, kubeconfig
+	s.Artifacts, s.OperatorVersion, s.SnapshotTarget = o.Artifacts, o.OperatorVersion, o.SnapshotTarget
+	s.DragonflyImage, s.DragonflyStandIn = air.dragonfly, air.standIn
+	s.OperatorSource = o.OperatorSource
+	return s
 }

@@ -30,6 +30,54 @@ func readTar(t *testing.T, r io.Reader) map[string][]byte {
 	}
 }
 
+// walkLayers calls fn for every entry of the image's layers (files under dir,
+// as an unpacked docker save), in order.
+func walkLayers(t *testing.T, dir string, layers []string, fn func(h *tar.Header, r io.Reader)) {
+	t.Helper()
+	for _, l := range layers {
+		f, err := os.Open(filepath.Join(dir, l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(f)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				f.Close()
+				t.Fatal(err)
+			}
+			fn(h, tr)
+		}
+		f.Close()
+	}
+}
+
+// saveManifest is the one entry of a docker save manifest.json.
+type saveManifest struct {
+	Config   string
+	RepoTags []string
+	Layers   []string
+}
+
+// readSaveManifest reads the archive at path and decodes its manifest.json.
+func readSaveManifest(t *testing.T, path string) (saveManifest, map[string][]byte) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ents := readTar(t, f)
+	var man []saveManifest
+	if err := json.Unmarshal(ents["manifest.json"], &man); err != nil || len(man) != 1 {
+		t.Fatalf("manifest.json: %v %s", err, ents["manifest.json"])
+	}
+	return man[0], ents
+}
+
 func TestWriteArchiveIsLoadableDockerSaveFormat(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "tool")
@@ -40,19 +88,9 @@ func TestWriteArchiveIsLoadableDockerSaveFormat(t *testing.T) {
 	if err := WriteArchive(a, p); err != nil {
 		t.Fatal(err)
 	}
-	f, _ := os.Open(p)
-	defer f.Close()
-	ents := readTar(t, f)
-	var man []struct {
-		Config   string
-		RepoTags []string
-		Layers   []string
-	}
-	if err := json.Unmarshal(ents["manifest.json"], &man); err != nil || len(man) != 1 {
-		t.Fatalf("manifest.json: %v %s", err, ents["manifest.json"])
-	}
-	if man[0].RepoTags[0] != a.Ref || len(man[0].Layers) != 1 {
-		t.Fatalf("manifest %+v", man[0])
+	m, ents := readSaveManifest(t, p)
+	if m.RepoTags[0] != a.Ref || len(m.Layers) != 1 {
+		t.Fatalf("manifest %+v", m)
 	}
 	var cfg struct {
 		Config struct{ Entrypoint, Env []string }
@@ -60,11 +98,11 @@ func TestWriteArchiveIsLoadableDockerSaveFormat(t *testing.T) {
 			DiffIDs []string `json:"diff_ids"`
 		} `json:"rootfs"`
 	}
-	json.Unmarshal(ents[man[0].Config], &cfg)
-	if cfg.Config.Entrypoint[0] != "/pause" || !strings.HasPrefix(cfg.RootFS.DiffIDs[0], "sha256:"+strings.TrimSuffix(man[0].Layers[0], "/layer.tar")) {
-		t.Fatalf("config %+v vs layers %v", cfg, man[0].Layers)
+	json.Unmarshal(ents[m.Config], &cfg)
+	if cfg.Config.Entrypoint[0] != "/pause" || !strings.HasPrefix(cfg.RootFS.DiffIDs[0], "sha256:"+strings.TrimSuffix(m.Layers[0], "/layer.tar")) {
+		t.Fatalf("config %+v vs layers %v", cfg, m.Layers)
 	}
-	layer := readTar(t, strings.NewReader(string(ents[man[0].Layers[0]])))
+	layer := readTar(t, strings.NewReader(string(ents[m.Layers[0]])))
 	if string(layer["pause"]) != "#!binary" || string(layer["bin/sh"]) != "->busybox" {
 		t.Fatalf("layer content: %v", layer)
 	}

@@ -73,28 +73,13 @@ func TestDragonflyStandInImage(t *testing.T) {
 		data []byte
 	}
 	files := map[string]entry{}
-	for _, l := range m[0].Layers {
-		f, err := os.Open(filepath.Join(dir, l))
-		if err != nil {
-			t.Fatal(err)
+	walkLayers(t, dir, m[0].Layers, func(h *tar.Header, tr io.Reader) {
+		var data []byte
+		if h.Name == "usr/local/bin/healthcheck.sh" || h.Name == "etc/passwd" {
+			data, _ = io.ReadAll(tr)
 		}
-		tr := tar.NewReader(f)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var data []byte
-			if h.Name == "usr/local/bin/healthcheck.sh" || h.Name == "etc/passwd" {
-				data, _ = io.ReadAll(tr)
-			}
-			files[strings.TrimSuffix(h.Name, "/")] = entry{h.Typeflag, h.Uid, h.Mode, h.Linkname, data}
-		}
-		f.Close()
-	}
+		files[strings.TrimSuffix(h.Name, "/")] = entry{h.Typeflag, h.Uid, h.Mode, h.Linkname, data}
+	})
 	for _, p := range []string{"usr/local/bin/dfe2e-dfstandin", "usr/bin/redis-server", "usr/bin/redis-cli", "bin/busybox"} {
 		if e, ok := files[p]; !ok || e.typ != tar.TypeReg || e.mode&0o111 == 0 {
 			t.Errorf("%s missing or not executable: %+v", p, e)

@@ -59,20 +59,8 @@ func TestLoadgenImageIsOneStaticBinaryRunAsNobody(t *testing.T) {
 	if cfg.Config.User != "65534:65534" || strings.Join(cfg.Config.Entrypoint, " ") != "/usr/local/bin/dfe2e" {
 		t.Errorf("config user %q entrypoint %v; want 65534:65534 and /usr/local/bin/dfe2e", cfg.Config.User, cfg.Config.Entrypoint)
 	}
-	f, _ := os.Open(filepath.Join(dir, m[0].Layers[0]))
-	defer f.Close()
 	var names []string
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, h.Name)
-	}
+	walkLayers(t, dir, m[0].Layers[:1], func(h *tar.Header, _ io.Reader) { names = append(names, h.Name) })
 	if got := strings.Join(names, " "); got != "tmp/ usr/ usr/local/ usr/local/bin/ usr/local/bin/dfe2e tmp/.keep" {
 		t.Errorf("layer holds %s; want only the binary and /tmp", got)
 	}

@@ -50,26 +50,16 @@ func TestRBACProxyArchive(t *testing.T) {
 	if err := WriteArchive(rbacProxyArchive(bin), p); err != nil {
 		t.Fatal(err)
 	}
-	f, _ := os.Open(p)
-	defer f.Close()
-	ents := readTar(t, f)
-	var man []struct {
-		Config   string
-		RepoTags []string
-		Layers   []string
-	}
-	if err := json.Unmarshal(ents["manifest.json"], &man); err != nil || len(man) != 1 {
-		t.Fatalf("manifest.json: %v %s", err, ents["manifest.json"])
-	}
-	if got := man[0].RepoTags; len(got) != 1 || got[0] != "quay.io/brancz/kube-rbac-proxy:v0.16.0" {
+	m, ents := readSaveManifest(t, p)
+	if got := m.RepoTags; len(got) != 1 || got[0] != "quay.io/brancz/kube-rbac-proxy:v0.16.0" {
 		t.Fatalf("RepoTags %v", got)
 	}
 	var cfg struct{ Config struct{ Entrypoint []string } }
-	json.Unmarshal(ents[man[0].Config], &cfg)
-	if !strings.Contains(string(ents[man[0].Config]), `"User":"65532:65532"`) || cfg.Config.Entrypoint[0] != "/usr/local/bin/kube-rbac-proxy" {
-		t.Fatalf("config %s", ents[man[0].Config])
+	json.Unmarshal(ents[m.Config], &cfg)
+	if !strings.Contains(string(ents[m.Config]), `"User":"65532:65532"`) || cfg.Config.Entrypoint[0] != "/usr/local/bin/kube-rbac-proxy" {
+		t.Fatalf("config %s", ents[m.Config])
 	}
-	layer := readTar(t, strings.NewReader(string(ents[man[0].Layers[0]])))
+	layer := readTar(t, strings.NewReader(string(ents[m.Layers[0]])))
 	for _, f := range []string{"usr/local/bin/kube-rbac-proxy", "etc/ssl/certs/ca-certificates.crt", "etc/passwd", "tmp/.keep"} {
 		if _, ok := layer[f]; !ok {
 			t.Errorf("layer lacks %s", f)

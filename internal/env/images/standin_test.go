@@ -62,37 +62,22 @@ func unpackImage(t *testing.T, archive, root string) {
 	if err := json.Unmarshal(raw, &m); err != nil || len(m) != 1 {
 		t.Fatalf("manifest: %v", err)
 	}
-	for _, l := range m[0].Layers {
-		f, err := os.Open(filepath.Join(dir, l))
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := tar.NewReader(f)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
+	walkLayers(t, dir, m[0].Layers, func(h *tar.Header, tr io.Reader) {
+		p := filepath.Join(root, h.Name)
+		switch h.Typeflag {
+		case tar.TypeDir:
+			os.MkdirAll(p, os.FileMode(h.Mode))
+		case tar.TypeSymlink:
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			os.Symlink(h.Linkname, p)
+		case tar.TypeReg:
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			w, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, os.FileMode(h.Mode))
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := filepath.Join(root, h.Name)
-			switch h.Typeflag {
-			case tar.TypeDir:
-				os.MkdirAll(p, os.FileMode(h.Mode))
-			case tar.TypeSymlink:
-				os.MkdirAll(filepath.Dir(p), 0o755)
-				os.Symlink(h.Linkname, p)
-			case tar.TypeReg:
-				os.MkdirAll(filepath.Dir(p), 0o755)
-				w, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, os.FileMode(h.Mode))
-				if err != nil {
-					t.Fatal(err)
-				}
-				io.Copy(w, tr)
-				w.Close()
-			}
+			io.Copy(w, tr)
+			w.Close()
 		}
-		f.Close()
-	}
+	})
 }

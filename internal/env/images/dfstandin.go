@@ -76,28 +76,10 @@ func ensureDragonflyStandIn(ctx context.Context, logf Logf, busybox string) (*Dr
 	if err := writeDfStandInBase(base); err != nil {
 		return nil, err
 	}
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00", dfStandInRecipe)
-	for _, p := range append([]string{base}, bin) {
-		sum, err := fileSHA256(p)
-		if err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(h, "%s\x00", sum)
+	key, err := dfStandInKey(base, bin, files)
+	if err != nil {
+		return nil, err
 	}
-	for _, f := range files {
-		sum := f.Link
-		if f.Src != "" {
-			if sum, err = fileSHA256(f.Src); err != nil {
-				return nil, err
-			}
-		} else if f.Link == "" {
-			s := sha256.Sum256(f.Data)
-			sum = hex.EncodeToString(s[:])
-		}
-		fmt.Fprintf(h, "%s=%s\x00", f.Path, sum)
-	}
-	key := hex.EncodeToString(h.Sum(nil))[:16]
 	img := &DragonflyStandInImage{Ref: DragonflyStandInRepo + ":" + key,
 		Package: "redis-tools " + debVersion(ctx, "redis-tools"),
 		Archive: filepath.Join(dir, key+".tar")}
@@ -122,6 +104,34 @@ func ensureDragonflyStandIn(ctx context.Context, logf Logf, busybox string) (*Dr
 	}
 	logf("built Dragonfly-contract stand-in image %s (%s) at %s", img.Ref, img.Package, img.Archive)
 	return img, nil
+}
+
+// dfStandInKey hashes the recipe, the base layer, the entrypoint and every
+// file of the image.
+func dfStandInKey(base, bin string, files []File) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00", dfStandInRecipe)
+	for _, p := range append([]string{base}, bin) {
+		sum, err := fileSHA256(p)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s\x00", sum)
+	}
+	for _, f := range files {
+		sum := f.Link
+		if f.Src != "" {
+			var err error
+			if sum, err = fileSHA256(f.Src); err != nil {
+				return "", err
+			}
+		} else if f.Link == "" {
+			s := sha256.Sum256(f.Data)
+			sum = hex.EncodeToString(s[:])
+		}
+		fmt.Fprintf(h, "%s=%s\x00", f.Path, sum)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
 // buildDfStandIn builds ./cmd/dfe2e-dfstandin static into dir.

@@ -52,18 +52,10 @@ func EnsureStandIn(ctx context.Context, logf Logf) (*StandInImage, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00", standinRecipe)
-	for _, f := range files {
-		sum := f.Link
-		if f.Src != "" {
-			if sum, err = fileSHA256(f.Src); err != nil {
-				return nil, err
-			}
-		}
-		fmt.Fprintf(h, "%s=%s\x00", f.Path, sum)
+	key, err := standInKey(files)
+	if err != nil {
+		return nil, err
 	}
-	key := hex.EncodeToString(h.Sum(nil))[:16]
 	pkg := debVersion(ctx, "redis-tools")
 	tag := regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(pkg, "_") + "-" + key
 	img := &StandInImage{Ref: StandInRepo + ":" + tag, Package: "redis-tools " + pkg,
@@ -80,6 +72,23 @@ func EnsureStandIn(ctx context.Context, logf Logf) (*StandInImage, error) {
 	}
 	logf("built stand-in image %s (%s) at %s", img.Ref, img.Package, img.Archive)
 	return img, nil
+}
+
+// standInKey hashes the recipe and every file of the image.
+func standInKey(files []File) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00", standinRecipe)
+	for _, f := range files {
+		sum := f.Link
+		if f.Src != "" {
+			var err error
+			if sum, err = fileSHA256(f.Src); err != nil {
+				return "", err
+			}
+		}
+		fmt.Fprintf(h, "%s=%s\x00", f.Path, sum)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
 // standInFiles are the image's files, sorted by path.

@@ -38,6 +38,8 @@ const (
 	EnvRedisPassword     = "DFE2E_REDIS_PASSWORD"
 	EnvFluxManifests     = "DFE2E_FLUX_MANIFESTS"
 	EnvGitServerImage    = "DFE2E_GITSERVER_IMAGE"
+	EnvUpgradeFrom       = "DFE2E_UPGRADE_FROM"
+	EnvUpgradeTo         = "DFE2E_UPGRADE_TO"
 	EnvOffline           = "DFE2E_OFFLINE"
 	EnvNodeImage         = "DFE2E_NODE_IMAGE"
 	EnvDebianMirror      = "DFE2E_DEBIAN_MIRROR"
@@ -106,6 +108,11 @@ type Settings struct {
 	FluxManifests string `env:"DFE2E_FLUX_MANIFESTS"`
 	// GitServerImage is the in-cluster Git server image of the Flux tier.
 	GitServerImage string `env:"DFE2E_GITSERVER_IMAGE"`
+	// UpgradeFrom and UpgradeTo are the pinned operator versions the upgrade
+	// suite goes between (`dfe2e e2e --upgrade-from/--upgrade-to`); empty:
+	// the oldest and the newest pinned release.
+	UpgradeFrom string `env:"DFE2E_UPGRADE_FROM"`
+	UpgradeTo   string `env:"DFE2E_UPGRADE_TO"`
 	// Offline makes `dfe2e e2e` build every image locally (see OfflineEnabled).
 	Offline string `env:"DFE2E_OFFLINE"`
 	// NodeImage is the kind node image to use instead of resolving one.

@@ -126,3 +126,49 @@ func WaitReady(ctx context.Context, c client.Client, gvk schema.GroupVersionKind
 	})
 	return st, took, err
 }
+
+// AppliedOutcome interprets a Kustomization's status against the revision
+// it must apply: Ready only once it applied that revision and is Ready;
+// Failed only when the failure is about that revision (a failure of the
+// revision before is what a new commit is there to fix).
+func AppliedOutcome(st Status, revision string) Outcome {
+	o := Interpret(st)
+	switch {
+	case o == Ready && st.LastAppliedRevision != revision:
+		return Pending
+	case o == Failed && st.LastAttemptedRevision != revision:
+		return Pending
+	}
+	return o
+}
+
+// WaitApplied requests a reconcile of Kustomization key and waits (within
+// timeout) until it applied revision and is Ready; a failure of that
+// revision ends the wait at once with Flux's verdict. check, when set, runs
+// on each poll and ends the wait with its error (a crash of a workload).
+func WaitApplied(ctx context.Context, c client.Client, key client.ObjectKey, revision string, timeout time.Duration, check func(context.Context) error) (Status, time.Duration, error) {
+	if _, err := RequestReconcile(ctx, c, KustomizationGVK, key); err != nil {
+		return Status{}, 0, err
+	}
+	var st Status
+	took, err := wait.ForDuration(ctx, fmt.Sprintf("Kustomization %s to apply %s and be Ready", key, revision), timeout, func(ctx context.Context) (bool, string, error) {
+		var err error
+		st, _, err = Get(ctx, c, KustomizationGVK, key)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		switch AppliedOutcome(st, revision) {
+		case Ready:
+			return true, st.String(), nil
+		case Failed:
+			return false, st.String(), fmt.Errorf("%s", Verdict(st))
+		}
+		if check != nil {
+			if err := check(ctx); err != nil {
+				return false, st.String(), err
+			}
+		}
+		return false, fmt.Sprintf("%s (applied %s)", st, st.LastAppliedRevision), nil
+	})
+	return st, took, err
+}

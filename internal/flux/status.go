@@ -21,8 +21,11 @@ type Status struct {
 	Reason, Message        string
 	LastHandledReconcileAt string
 	LastAppliedRevision    string // Kustomization
-	ArtifactRevision       string // GitRepository
-	Suspended              bool
+	// LastAttemptedRevision is the revision a Kustomization last tried to
+	// apply (its Ready condition is about that one).
+	LastAttemptedRevision string
+	ArtifactRevision      string // GitRepository
+	Suspended             bool
 }
 
 // ParseStatus reads a Flux object's status.
@@ -31,6 +34,7 @@ func ParseStatus(u *unstructured.Unstructured) Status {
 	s.ObservedGeneration, _, _ = unstructured.NestedInt64(u.Object, "status", "observedGeneration")
 	s.LastHandledReconcileAt, _, _ = unstructured.NestedString(u.Object, "status", "lastHandledReconcileAt")
 	s.LastAppliedRevision, _, _ = unstructured.NestedString(u.Object, "status", "lastAppliedRevision")
+	s.LastAttemptedRevision, _, _ = unstructured.NestedString(u.Object, "status", "lastAttemptedRevision")
 	s.ArtifactRevision, _, _ = unstructured.NestedString(u.Object, "status", "artifact", "revision")
 	s.Suspended, _, _ = unstructured.NestedBool(u.Object, "spec", "suspend")
 	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")

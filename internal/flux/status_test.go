@@ -81,3 +81,23 @@ func TestFailureOfCurrentGenerationWithStaleObservedGeneration(t *testing.T) {
 		t.Fatalf("failure of an older generation: Interpret = %s, want pending", got)
 	}
 }
+
+func TestAppliedOutcomeWaitsForTheRevision(t *testing.T) {
+	ready := Status{Generation: 1, ObservedGeneration: 1, ReadyGeneration: 1, Ready: "True", LastAppliedRevision: "main@sha1:old", LastAttemptedRevision: "main@sha1:old"}
+	if got := AppliedOutcome(ready, "main@sha1:new"); got != Pending {
+		t.Fatalf("Ready at the old revision: %s, want pending", got)
+	}
+	ready.LastAppliedRevision, ready.LastAttemptedRevision = "main@sha1:new", "main@sha1:new"
+	if got := AppliedOutcome(ready, "main@sha1:new"); got != Ready {
+		t.Fatalf("Ready at the new revision: %s", got)
+	}
+	failed := Status{Generation: 1, ObservedGeneration: 1, ReadyGeneration: 1, Ready: "False", Reason: "HealthCheckFailed",
+		LastAppliedRevision: "main@sha1:old", LastAttemptedRevision: "main@sha1:old"}
+	if got := AppliedOutcome(failed, "main@sha1:new"); got != Pending {
+		t.Fatalf("a failure of the old revision: %s, want pending (the new commit may fix it)", got)
+	}
+	failed.LastAttemptedRevision = "main@sha1:new"
+	if got := AppliedOutcome(failed, "main@sha1:new"); got != Failed {
+		t.Fatalf("a failure of the new revision: %s, want failed", got)
+	}
+}

@@ -6,6 +6,7 @@ package fluxfixture
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,6 +75,19 @@ var DefectFiles = map[string][]byte{
 // in, renders it (for the chain's order and timeouts) and returns its files
 // with DefectFiles added.
 func ExportTree(ctx context.Context, version string, src operator.SourceOptions) (map[string][]byte, *gitops.Tree, error) {
+	files, tree, err := ExportFS(ctx, fixtures.Tree(), version, src)
+	if err != nil {
+		return nil, nil, err
+	}
+	for p, b := range DefectFiles {
+		files[p] = b
+	}
+	return files, tree, nil
+}
+
+// ExportFS writes fsys (a GitOps tree) with operator version's bundle filled
+// in, as a user's repository holds it, and renders it the way Flux does.
+func ExportFS(ctx context.Context, fsys fs.FS, version string, src operator.SourceOptions) (map[string][]byte, *gitops.Tree, error) {
 	dir, err := os.MkdirTemp("", "dfe2e-flux-tree-")
 	if err != nil {
 		return nil, nil, err
@@ -81,8 +95,8 @@ func ExportTree(ctx context.Context, version string, src operator.SourceOptions)
 	defer os.RemoveAll(dir)
 	out := filepath.Join(dir, "tree")
 	o := gitops.Options{OperatorVersion: version, Source: src}
-	if err := gitops.Export(ctx, fixtures.Tree(), out, o); err != nil {
-		return nil, nil, fmt.Errorf("exporting the fixtures tree: %w", err)
+	if err := gitops.Export(ctx, fsys, out, o); err != nil {
+		return nil, nil, fmt.Errorf("exporting the GitOps tree at operator %s: %w", version, err)
 	}
 	tree, err := gitops.Load(ctx, out, o)
 	if err != nil {
@@ -91,9 +105,6 @@ func ExportTree(ctx context.Context, version string, src operator.SourceOptions)
 	files, err := gitserver.ReadFS(os.DirFS(out))
 	if err != nil {
 		return nil, nil, err
-	}
-	for p, b := range DefectFiles {
-		files[p] = b
 	}
 	return files, tree, nil
 }

@@ -51,9 +51,9 @@ func TestCacheKeysArePinned(t *testing.T) {
 		name, want string
 		key        func() (string, error)
 	}{
-		{"Flux source-controller", "bdb6a96f335363a5", func() (string, error) { return fluxKey(FluxControllers[0]) }},
-		{"Flux kustomize-controller", "635d56ad2a240971", func() (string, error) { return fluxKey(FluxControllers[1]) }},
-		{"kube-rbac-proxy", "48cd23f809e0d358", rbacProxyKey},
+		{"Flux source-controller", "bdb6a96f335363a5", func() (string, error) { return FluxControllers[0].image().key() }},
+		{"Flux kustomize-controller", "635d56ad2a240971", func() (string, error) { return FluxControllers[1].image().key() }},
+		{"kube-rbac-proxy", "48cd23f809e0d358", rbacProxyImage().key},
 		{"node root filesystem", "eb4812e694f22463", func() (string, error) { return rootfsKey(), nil }},
 		{"node image", "038e2f03238184a9", func() (string, error) { return nodeKey(node) }},
 		{"redis stand-in", "eccc3bbe56bc675b", func() (string, error) { return standInKey(files) }},

@@ -2,12 +2,8 @@ package images
 
 import (
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,84 +38,26 @@ var FluxControllers = []FluxController{
 	{Name: "kustomize-controller", Version: "v1.9.5", Estimate: "≈5 min"},
 }
 
-// caCerts is the host's CA bundle, copied into the controller images (the
-// upstream images carry one; remote Git/OCI sources need it).
-var caCerts = "/etc/ssl/certs/ca-certificates.crt"
-
 const fluxBuildFlags = "-trimpath -ldflags=-s -w"
 
-// fluxKey hashes a controller's build module, the flags and the CA bundle.
-func fluxKey(c FluxController) (string, error) {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", c.Name, c.Version, fluxBuildFlags)
-	for _, f := range []string{"go.mod.txt", "go.sum.txt"} {
-		b, err := fluxModules.ReadFile("fluxmodules/" + c.Name + "/" + f)
-		if err != nil {
-			return "", fmt.Errorf("no build module for %s: %w", c.Name, err)
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00", f, len(b))
-		h.Write(b)
+func (c FluxController) image() moduleImage {
+	return moduleImage{
+		name: c.Name, version: c.Version, ref: c.Ref(),
+		module:    subFS(fluxModules, "fluxmodules/"+c.Name),
+		keyFields: []string{c.Name, c.Version, fluxBuildFlags},
+		ldflags:   "-s -w", pkg: "github.com/fluxcd/" + c.Name, estimate: c.Estimate,
+		user: "65534:65534",
+		extra: []File{
+			{Path: "/tmp/.keep", Data: []byte{}, Mode: 0o644},
+			{Path: "/data/.keep", Data: []byte{}, Mode: 0o644},
+		},
 	}
-	sum, err := fileSHA256(caCerts)
-	if err != nil {
-		return "", fmt.Errorf("CA bundle for the Flux images: %w (install ca-certificates)", err)
-	}
-	io.WriteString(h, sum)
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
 // EnsureFluxImage returns an image archive (docker save format) of c,
 // building the controller binary and the archive when the cache lacks them.
 func EnsureFluxImage(ctx context.Context, c FluxController, logf Logf) (string, error) {
-	key, err := fluxKey(c)
-	if err != nil {
-		return "", err
-	}
-	archive := filepath.Join(k8sbuild.CacheRoot(), "images", c.Name+"-"+c.Version+"-"+key+".tar")
-	if _, err := os.Stat(archive); err == nil {
-		return archive, nil
-	}
-	bin := filepath.Join(k8sbuild.CacheRoot(), "bin", c.Name+"-"+c.Version+"-"+key, c.Name)
-	if _, err := os.Stat(bin); err != nil {
-		if err := buildFluxController(ctx, c, bin, logf); err != nil {
-			return "", err
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(archive), 0o755); err != nil {
-		return "", err
-	}
-	a := Archive{
-		Ref: c.Ref(),
-		Files: []File{
-			{Path: "/usr/local/bin/" + c.Name, Src: bin, Mode: 0o755},
-			{Path: "/etc/ssl/certs/ca-certificates.crt", Src: caCerts, Mode: 0o644},
-			{Path: "/tmp/.keep", Data: []byte{}, Mode: 0o644},
-			{Path: "/data/.keep", Data: []byte{}, Mode: 0o644},
-		},
-		Entrypoint: []string{"/usr/local/bin/" + c.Name},
-		User:       "65534:65534",
-	}
-	if err := WriteArchive(a, archive); err != nil {
-		return "", fmt.Errorf("writing image %s: %w", c.Ref(), err)
-	}
-	logf("image %s written to %s", c.Ref(), archive)
-	return archive, nil
-}
-
-func buildFluxController(ctx context.Context, c FluxController, bin string, logf Logf) error {
-	sub, err := fs.Sub(fluxModules, "fluxmodules/"+c.Name)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
-		return err
-	}
-	tmp := bin + ".partial"
-	if err := k8sbuild.GoBuild(ctx, sub, c.Name+" "+c.Version+" ("+c.Estimate+" on 2 cold cores)", "-s -w", tmp, []string{"github.com/fluxcd/" + c.Name}, k8sbuild.Logf(logf)); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, bin)
+	return c.image().ensure(ctx, logf)
 }
 
 // EnsureFluxImages builds (or finds) every Flux controller image; one after

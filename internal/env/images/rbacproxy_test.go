@@ -30,11 +30,11 @@ func TestRBACProxyBuildModulePinsUpstream(t *testing.T) {
 	if f := rbacProxyLDFlags(); !strings.Contains(f, "k8s.io/component-base/version.gitVersion=v0.16.0") {
 		t.Fatalf("ldflags %q", f)
 	}
-	k1, err := rbacProxyKey()
+	k1, err := rbacProxyImage().key()
 	if err != nil {
 		t.Skip(err) // no CA bundle on this machine
 	}
-	if k2, _ := rbacProxyKey(); k1 != k2 || len(k1) != 16 {
+	if k2, _ := rbacProxyImage().key(); k1 != k2 || len(k1) != 16 {
 		t.Fatalf("key %q then %q", k1, k2)
 	}
 }
@@ -47,7 +47,7 @@ func TestRBACProxyArchive(t *testing.T) {
 	bin := filepath.Join(dir, "kube-rbac-proxy")
 	os.WriteFile(bin, []byte("binary"), 0o755)
 	p := filepath.Join(dir, "img.tar")
-	if err := WriteArchive(rbacProxyArchive(bin), p); err != nil {
+	if err := WriteArchive(rbacProxyImage().archive(bin), p); err != nil {
 		t.Fatal(err)
 	}
 	m, ents := readSaveManifest(t, p)
@@ -79,7 +79,7 @@ func TestEnsureRBACProxyBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _ := rbacProxyKey()
+	key, _ := rbacProxyImage().key()
 	bin := filepath.Join(filepath.Dir(filepath.Dir(archive)), "bin", "kube-rbac-proxy-"+RBACProxyVersion+"-"+key, "kube-rbac-proxy")
 	if static, err := IsStatic(bin); err != nil || !static {
 		t.Fatalf("%s static=%v err=%v", bin, static, err)

@@ -9,20 +9,17 @@ package k8sbuild
 
 import (
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/contenthash"
 )
 
 // Pinned versions. Kubernetes 1.34 is the newest whose kubelet still runs on
@@ -66,26 +63,12 @@ func versionLDFlags() string {
 
 // moduleHash hashes the files of one build module plus the flags used with it.
 func moduleHash(name, flags string) (string, error) {
-	h := sha256.New()
-	entries, err := fs.ReadDir(modules, "modules/"+name)
-	if err != nil {
+	k := contenthash.New()
+	if err := k.Dir(modules, "modules/"+name); err != nil {
 		return "", err
 	}
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		b, err := modules.ReadFile("modules/" + name + "/" + n)
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00", n, len(b))
-		h.Write(b)
-	}
-	io.WriteString(h, flags)
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
+	k.Text(flags)
+	return k.String(), nil
 }
 
 // Logf receives progress lines.

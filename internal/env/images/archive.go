@@ -5,12 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/contenthash"
 )
 
 // File is one regular file (or symlink when Link is set) of an image layer.
@@ -54,7 +55,7 @@ func WriteArchive(a Archive, path string) error {
 	type layerInfo struct{ path, digest, name string }
 	var infos []layerInfo
 	for _, l := range layers {
-		d, err := fileSHA256(l)
+		d, err := contenthash.File(l)
 		if err != nil {
 			return err
 		}
@@ -183,19 +184,6 @@ func addFile(tw *tar.Writer, name, src string, mode int64) error {
 	}
 	_, err = io.Copy(tw, in)
 	return err
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hashing %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // imageConfig is the image's runtime config; User is set only when given, so

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/contenthash"
 )
 
 func readTar(t *testing.T, r io.Reader) map[string][]byte {
@@ -109,8 +111,8 @@ func TestWriteArchiveIsLoadableDockerSaveFormat(t *testing.T) {
 	// Same inputs, same bytes: caches keyed by input hashes stay valid.
 	p2 := filepath.Join(dir, "img2.tar")
 	WriteArchive(a, p2)
-	s1, _ := fileSHA256(p)
-	s2, _ := fileSHA256(p2)
+	s1, _ := contenthash.File(p)
+	s2, _ := contenthash.File(p2)
 	if s1 != s2 {
 		t.Fatal("archive not reproducible")
 	}

@@ -11,10 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/dfstandin"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/contenthash"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/k8sbuild"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/preflight"
 )
@@ -34,18 +34,10 @@ const (
 	dfStandInEntrypoint = "/usr/local/bin/dfe2e-dfstandin"
 )
 
-// DragonflyStandInImage is a built Dragonfly-contract stand-in.
-type DragonflyStandInImage struct {
-	Ref     string
-	Archive string
-	// Package is the Debian package version of the redis-server inside.
-	Package string
-}
-
 // EnsureDragonflyStandIn builds the entrypoint (CGO off) from this module,
 // and returns the image archive, writing it when the cache lacks one with
 // the same content.
-func EnsureDragonflyStandIn(ctx context.Context, logf Logf) (*DragonflyStandInImage, error) {
+func EnsureDragonflyStandIn(ctx context.Context, logf Logf) (*StandInImage, error) {
 	if err := preflight.EnsureTools(ctx, preflight.Logf(logf), StandInTools); err != nil {
 		return nil, err
 	}
@@ -53,7 +45,7 @@ func EnsureDragonflyStandIn(ctx context.Context, logf Logf) (*DragonflyStandInIm
 }
 
 // ensureDragonflyStandIn takes busybox from the given host file.
-func ensureDragonflyStandIn(ctx context.Context, logf Logf, busybox string) (*DragonflyStandInImage, error) {
+func ensureDragonflyStandIn(ctx context.Context, logf Logf, busybox string) (*StandInImage, error) {
 	cwd, _ := os.Getwd()
 	mod := ModuleRoot(ctx, cwd)
 	if mod == "" {
@@ -80,7 +72,7 @@ func ensureDragonflyStandIn(ctx context.Context, logf Logf, busybox string) (*Dr
 	if err != nil {
 		return nil, err
 	}
-	img := &DragonflyStandInImage{Ref: DragonflyStandInRepo + ":" + key,
+	img := &StandInImage{Ref: DragonflyStandInRepo + ":" + key,
 		Package: "redis-tools " + debVersion(ctx, "redis-tools"),
 		Archive: filepath.Join(dir, key+".tar")}
 	if _, err := os.Stat(img.Archive); err == nil {
@@ -109,29 +101,18 @@ func ensureDragonflyStandIn(ctx context.Context, logf Logf, busybox string) (*Dr
 // dfStandInKey hashes the recipe, the base layer, the entrypoint and every
 // file of the image.
 func dfStandInKey(base, bin string, files []File) (string, error) {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00", dfStandInRecipe)
-	for _, p := range append([]string{base}, bin) {
-		sum, err := fileSHA256(p)
+	k := contenthash.New(dfStandInRecipe)
+	for _, p := range []string{base, bin} {
+		sum, err := contenthash.File(p)
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(h, "%s\x00", sum)
+		k.Fields(sum)
 	}
-	for _, f := range files {
-		sum := f.Link
-		if f.Src != "" {
-			var err error
-			if sum, err = fileSHA256(f.Src); err != nil {
-				return "", err
-			}
-		} else if f.Link == "" {
-			s := sha256.Sum256(f.Data)
-			sum = hex.EncodeToString(s[:])
-		}
-		fmt.Fprintf(h, "%s=%s\x00", f.Path, sum)
+	if err := addFiles(k, files, true); err != nil {
+		return "", err
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
+	return k.String(), nil
 }
 
 // buildDfStandIn builds ./cmd/dfe2e-dfstandin static into dir.
@@ -177,12 +158,7 @@ func dfStandInFiles(ctx context.Context, bin, busybox string) ([]File, error) {
 	for _, a := range []string{"timeout", "nc", "netstat", "head", "tr"} {
 		byPath["/bin/"+a] = File{Path: "/bin/" + a, Link: "busybox"}
 	}
-	out := make([]File, 0, len(byPath))
-	for _, f := range byPath {
-		out = append(out, f)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, nil
+	return sortedFiles(byPath), nil
 }
 
 // writeDfStandInBase writes the layer File cannot express: /data owned by

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/contenthash"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/k8sbuild"
 )
 
@@ -92,7 +93,7 @@ func EnsureGitServer(ctx context.Context, root string, logf Logf) (archive, ref 
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", "", fmt.Errorf("go build ./cmd/dfe2e-gitserver: %w\n%s", err, lastLines(out, 20))
 	}
-	sum, err := fileSHA256(bin)
+	sum, err := contenthash.File(bin)
 	if err != nil {
 		return "", "", err
 	}

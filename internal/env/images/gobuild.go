@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/contenthash"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/k8sbuild"
 )
 
@@ -94,7 +95,7 @@ func EnsurePause(ctx context.Context, logf Logf) (string, error) {
 		return "", err
 	}
 	src := filepath.Join(dir, "build", "pause", "linux", "pause.c")
-	sum, err := fileSHA256(src)
+	sum, err := contenthash.File(src)
 	if err != nil {
 		return "", fmt.Errorf("pause.c not found in the k8s.io/kubernetes module: %w", err)
 	}

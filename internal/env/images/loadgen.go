@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/contenthash"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/k8sbuild"
 )
 
@@ -82,7 +83,7 @@ func EnsureLoadgen(binary string, logf Logf) (*LoadgenImage, error) {
 	if !static {
 		return nil, fmt.Errorf("loadgen binary %s is dynamically linked; the image has no libc: build it with CGO_ENABLED=0", binary)
 	}
-	sum, err := fileSHA256(binary)
+	sum, err := contenthash.File(binary)
 	if err != nil {
 		return nil, err
 	}

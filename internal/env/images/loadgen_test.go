@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/contenthash"
 )
 
 // The loadgen image holds one static binary, runs as nobody, and is tagged
@@ -32,7 +34,7 @@ func TestLoadgenImageIsOneStaticBinaryRunAsNobody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, _ := fileSHA256(bin)
+	sum, _ := contenthash.File(bin)
 	if img.Ref != LoadgenRepo+":"+sum[:16] {
 		t.Errorf("ref %s; want the binary's hash as tag", img.Ref)
 	}

@@ -3,10 +3,8 @@ package images
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/contenthash"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/k8sbuild"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/kindconfig"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
@@ -133,8 +132,7 @@ func gatherInputs(ctx context.Context, logf Logf) (nodeInputs, error) {
 // nodeKey hashes every input: binaries by content, the rootfs by its recipe
 // key, and the texts written into the node.
 func nodeKey(in nodeInputs) (string, error) {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", nodeRecipe, k8sbuild.KubernetesVersion, KindVersion, filepath.Base(in.rootfs))
+	k := contenthash.New(nodeRecipe, k8sbuild.KubernetesVersion, KindVersion, filepath.Base(in.rootfs))
 	bins := in.binaries()
 	names := make([]string, 0, len(bins))
 	for n := range bins {
@@ -142,16 +140,14 @@ func nodeKey(in nodeInputs) (string, error) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		sum, err := fileSHA256(bins[n])
+		sum, err := contenthash.File(bins[n])
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(h, "%s=%s\x00", n, sum)
+		k.Fields(n + "=" + sum)
 	}
-	for _, t := range []string{containerdConfig, cniConfig, nodeSetupScript, string(kindconfig.StorageManifest(OfflineStorageImages))} {
-		io.WriteString(h, t+"\x00")
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
+	k.Fields(containerdConfig, cniConfig, nodeSetupScript, string(kindconfig.StorageManifest(OfflineStorageImages)))
+	return k.String(), nil
 }
 
 // componentArchives describes the images imported into the node's containerd.

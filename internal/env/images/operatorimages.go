@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/contenthash"
 )
 
 // Upstream operator images for clusters that reach no registry: docker-save
@@ -48,7 +50,7 @@ func OperatorArchives(dir string) (map[string]string, error) {
 	}
 	for name, want := range sums {
 		p := filepath.Join(dir, name)
-		got, err := fileSHA256(p)
+		got, err := contenthash.File(p)
 		if err != nil {
 			return nil, fmt.Errorf("operator image archive listed in SHA256SUMS: %w", err)
 		}

@@ -3,8 +3,6 @@ package images
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/contenthash"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/k8sbuild"
 )
 
@@ -177,8 +176,9 @@ func parseDeb822Sources(text string) []aptSource {
 }
 
 func rootfsKey() string {
-	h := sha256.Sum256([]byte(rootfsRecipe + "\x00" + debianSuite + "\x00" + strings.Join(rootfsPackages, ",")))
-	return hex.EncodeToString(h[:])[:16]
+	k := contenthash.New(rootfsRecipe, debianSuite)
+	k.Text(strings.Join(rootfsPackages, ","))
+	return k.String()
 }
 
 // EnsureRootfs returns a tarball of the node root filesystem, running

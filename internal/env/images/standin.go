@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/contenthash"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/k8sbuild"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/preflight"
 )
@@ -34,11 +35,12 @@ var StandInTools = map[string]string{
 	"ldd":          "libc-bin",
 }
 
-// StandInImage is a built stand-in: its reference and docker-save archive.
+// StandInImage is a built stand-in image (the redis-server stand-in or the
+// Dragonfly-contract one): its reference and docker-save archive.
 type StandInImage struct {
 	Ref     string
 	Archive string
-	// Package is the Debian package version of redis-server in it.
+	// Package is the Debian package version of the redis-server inside.
 	Package string
 }
 
@@ -76,19 +78,43 @@ func EnsureStandIn(ctx context.Context, logf Logf) (*StandInImage, error) {
 
 // standInKey hashes the recipe and every file of the image.
 func standInKey(files []File) (string, error) {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00", standinRecipe)
+	k := contenthash.New(standinRecipe)
+	if err := addFiles(k, files, false); err != nil {
+		return "", err
+	}
+	return k.String(), nil
+}
+
+// addFiles adds each file to k as path=digest: the SHA-256 of its source,
+// its link target, or (inline) the SHA-256 of its inline content. The redis
+// stand-in's key leaves inline content out (its one inline file is the
+// empty /tmp/.keep): counting it would rename every cached stand-in.
+func addFiles(k *contenthash.Key, files []File, inline bool) error {
 	for _, f := range files {
 		sum := f.Link
-		if f.Src != "" {
+		switch {
+		case f.Src != "":
 			var err error
-			if sum, err = fileSHA256(f.Src); err != nil {
-				return "", err
+			if sum, err = contenthash.File(f.Src); err != nil {
+				return err
 			}
+		case f.Link == "" && inline:
+			s := sha256.Sum256(f.Data)
+			sum = hex.EncodeToString(s[:])
 		}
-		fmt.Fprintf(h, "%s=%s\x00", f.Path, sum)
+		k.Fields(f.Path + "=" + sum)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
+	return nil
+}
+
+// sortedFiles are the files of byPath in path order.
+func sortedFiles(byPath map[string]File) []File {
+	out := make([]File, 0, len(byPath))
+	for _, f := range byPath {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
 }
 
 // standInFiles are the image's files, sorted by path.
@@ -127,12 +153,7 @@ func standInFiles(ctx context.Context) ([]File, error) {
 	for _, a := range []string{"grep", "stat", "du", "wc", "find", "sync"} {
 		byPath["/bin/"+a] = File{Path: "/bin/" + a, Link: "busybox"}
 	}
-	out := make([]File, 0, len(byPath))
-	for _, f := range byPath {
-		out = append(out, f)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, nil
+	return sortedFiles(byPath), nil
 }
 
 // sharedLibs maps each library path bin loads (as ldd names it) to the real

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/contenthash"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/images"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/k8sbuild"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/kindconfig"
@@ -43,7 +44,7 @@ func EnsureImage(ctx context.Context, source string, logf Logf) (archive, ref st
 	if static, err := images.IsStatic(bin); err != nil || !static {
 		return "", "", fmt.Errorf("dfe2e-registry is not a static binary (err %v); its image has no libc", err)
 	}
-	sum, err := sha256File(bin)
+	sum, err := contenthash.File(bin)
 	if err != nil {
 		return "", "", err
 	}

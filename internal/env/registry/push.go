@@ -97,7 +97,7 @@ func pushDockerSave(ctx context.Context, addr, path string) ([]string, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: image %s: %w", path, t, err)
 			}
-			if err := write(ctx, addr, tag, img); err != nil {
+			if err := push(ctx, addr, tag, img); err != nil {
 				return nil, err
 			}
 			out = append(out, tag.String())
@@ -144,12 +144,12 @@ func pushOCILayout(ctx context.Context, addr, path string) ([]string, error) {
 		case d.MediaType.IsIndex():
 			var ii v1.ImageIndex
 			if ii, err = idx.ImageIndex(d.Digest); err == nil {
-				err = writeIndex(ctx, addr, ref, ii)
+				err = push(ctx, addr, ref, ii)
 			}
 		case d.MediaType.IsImage():
 			var img v1.Image
 			if img, err = idx.Image(d.Digest); err == nil {
-				err = write(ctx, addr, ref, img)
+				err = push(ctx, addr, ref, img)
 			}
 		default:
 			err = fmt.Errorf("media type %s is not an image", d.MediaType)
@@ -170,23 +170,14 @@ func options(ctx context.Context) []remote.Option {
 	return []remote.Option{remote.WithContext(ctx), remote.WithAuth(authn.Anonymous), remote.WithTransport(t)}
 }
 
-func write(ctx context.Context, addr string, ref name.Reference, img v1.Image) error {
+// push uploads an image or an index, with its blobs, to ref's place in the
+// mirror at addr.
+func push(ctx context.Context, addr string, ref name.Reference, t remote.Taggable) error {
 	dst, err := MirrorRef(addr, ref)
 	if err != nil {
 		return err
 	}
-	if err := remote.Write(dst, img, options(ctx)...); err != nil {
-		return fmt.Errorf("pushing %s as %s: %w", ref, dst, err)
-	}
-	return nil
-}
-
-func writeIndex(ctx context.Context, addr string, ref name.Reference, ii v1.ImageIndex) error {
-	dst, err := MirrorRef(addr, ref)
-	if err != nil {
-		return err
-	}
-	if err := remote.WriteIndex(dst, ii, options(ctx)...); err != nil {
+	if err := remote.Push(dst, t, options(ctx)...); err != nil {
 		return fmt.Errorf("pushing %s as %s: %w", ref, dst, err)
 	}
 	return nil

@@ -119,9 +119,14 @@ func TestPushDockerSaveAllTags(t *testing.T) {
 }
 
 // TestPushOCILayout: an OCI-layout tarball (ctr export, docker save ≥ 25
-// without manifest.json) is pushed under the name in its annotations.
+// without manifest.json) is pushed under the names in its annotations, a
+// multi-platform index with the images it lists.
 func TestPushOCILayout(t *testing.T) {
 	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := random.Index(128, 1, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +138,9 @@ func TestPushOCILayout(t *testing.T) {
 	if err := lp.AppendImage(img, layout.WithAnnotations(map[string]string{"io.containerd.image.name": "ghcr.io/fluxcd/source-controller:v1.9.5", "org.opencontainers.image.ref.name": "v1.9.5"})); err != nil {
 		t.Fatal(err)
 	}
+	if err := lp.AppendIndex(idx, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "docker.io/library/busybox:1.37.0"})); err != nil {
+		t.Fatal(err)
+	}
 	p := filepath.Join(dir, "oci.tar")
 	tarDir(t, filepath.Join(dir, "layout"), p)
 	addr := newServer(t)
@@ -140,7 +148,7 @@ func TestPushOCILayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(refs, []string{"ghcr.io/fluxcd/source-controller:v1.9.5"}) {
+	if !reflect.DeepEqual(refs, []string{"ghcr.io/fluxcd/source-controller:v1.9.5", "docker.io/library/busybox:1.37.0"}) {
 		t.Fatalf("refs %v", refs)
 	}
 	got, err := remote.Image(mustRef(t, addr+"/fluxcd/source-controller:v1.9.5"), options(context.Background())...)
@@ -151,6 +159,23 @@ func TestPushOCILayout(t *testing.T) {
 	wd, _ := img.Digest()
 	if gd != wd {
 		t.Fatalf("digest %s, want %s", gd, wd)
+	}
+	gotIdx, err := remote.Index(mustRef(t, addr+"/library/busybox:1.37.0"), options(context.Background())...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gd, _ = gotIdx.Digest()
+	wd, _ = idx.Digest()
+	if gd != wd {
+		t.Fatalf("index digest %s, want %s", gd, wd)
+	}
+	im, _ := idx.IndexManifest()
+	child, err := gotIdx.Image(im.Manifests[1].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := child.RawConfigFile(); err != nil {
+		t.Fatalf("the index's images were not pushed with it: %v", err)
 	}
 }
 

@@ -44,25 +44,10 @@ func (r *Report) HTML() string {
 	class := map[verdict.Status]string{verdict.Passed: "b-passed", verdict.Failed: "b-failed", verdict.Blocked: "b-blocked", verdict.Skipped: "b-none"}[r.Outcome]
 	p("<div class=\"banner %s\">%s<br><span class=\"muted\">%s · generated %s</span></div>\n", class, e(r.Headline()), e(r.Summary.Line()), r.Generated.UTC().Format(time.RFC3339))
 
-	if len(r.Flakes) > 0 {
-		p("<h2>Flaky — passed and failed across repeated runs (counted as failed)</h2>\n<table><tr><th>Spec</th><th>Passed</th><th>Failed</th><th>Flake rate</th><th>Last failure</th></tr>")
-		for _, f := range r.Flakes {
-			p("<tr><td>%s</td><td class=\"num\">%d</td><td class=\"num\">%d</td><td class=\"num\">%.0f%%</td><td>%s</td></tr>", e(f.Spec), f.Runs.Passed+f.Runs.StandIn, f.Runs.Failed, 100*f.Rate(), e(f.Reason))
-		}
-		p("</table>\n")
-	}
-	p("<h2>Environment</h2>\n<table>")
-	for _, row := range r.Environment.Rows() {
-		p("<tr><th>%s</th><td>%s</td></tr>", e(row[0]), e(row[1]))
-	}
-	p("</table>\n")
-	if len(r.Steps) > 0 {
-		p("<h2>Run steps</h2>\n<table><tr><th>Verdict</th><th>Step</th><th>Seconds</th><th>Detail</th></tr>")
-		for _, st := range r.Steps {
-			p("<tr><td><span class=\"pill s-%s\">%s</span></td><td>%s</td><td class=\"num\">%.1f</td><td>%s</td></tr>", st.Status, st.Status, e(st.Name), st.Seconds, e(orDash(st.Detail)))
-		}
-		p("</table>\n")
-	}
+	t := r.tables()
+	t.flakes.html(&b)
+	t.environment.html(&b)
+	t.steps.html(&b)
 	if len(r.Environment.StandIns) > 0 {
 		p("<div class=\"warn\"><b>Stand-ins used.</b> These results were measured against stand-ins, not the real thing:<ul>")
 		for _, s := range r.Environment.StandIns {
@@ -70,13 +55,7 @@ func (r *Report) HTML() string {
 		}
 		p("</ul></div>\n")
 	}
-	if len(r.Blocked) > 0 {
-		p("<h2>Blocked — could not run here (not passed)</h2>\n<table><tr><th>Spec</th><th>Why it is blocked</th><th>Remedy</th></tr>")
-		for _, bl := range r.Blocked {
-			p("<tr><td>%s</td><td>%s</td><td>%s</td></tr>", e(bl.Spec), e(bl.Reason), e(orDash(bl.Remedy)))
-		}
-		p("</table>\n")
-	}
+	t.blocked.html(&b)
 
 	for _, s := range r.Suites {
 		var sum verdict.Summary
@@ -130,17 +109,7 @@ func (r *Report) HTML() string {
 		}
 	}
 
-	if len(r.Metrics) > 0 {
-		p("<h2>Metrics</h2>\n<table><tr><th>Metric</th><th>Median</th><th>Values</th><th>Better</th></tr>")
-		for _, m := range r.Metrics {
-			var vals []string
-			for _, v := range m.Values {
-				vals = append(vals, FormatValue(v, m.Unit))
-			}
-			p("<tr><td>%s</td><td class=\"num\">%s</td><td>%s</td><td>%s</td></tr>", e(m.Name), e(FormatValue(median(m.Values), m.Unit)), e(strings.Join(vals, ", ")), m.Better)
-		}
-		p("</table>\n")
-	}
+	t.metrics.html(&b)
 	p("</body></html>\n")
 	return b.String()
 }
@@ -155,8 +124,8 @@ func serverCell(run loadgen.Result) string {
 
 func pctTDs(l loadgen.Percentiles) string {
 	var b strings.Builder
-	for _, v := range []float64{l.P50, l.P90, l.P99, l.P999, l.P9999, l.Max} {
-		fmt.Fprintf(&b, `<td class="num">%s</td>`, html.EscapeString(FormatValue(v, "µs")))
+	for _, v := range percentiles(l) {
+		fmt.Fprintf(&b, `<td class="num">%s</td>`, html.EscapeString(v))
 	}
 	return b.String()
 }

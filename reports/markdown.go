@@ -70,26 +70,10 @@ func (r *Report) Markdown() string {
 	p("# dragonfly-e2e run report\n\n")
 	p("**%s** (%s). Generated %s.\n\n", r.Headline(), r.Summary.Line(), r.Generated.UTC().Format(time.RFC3339))
 
-	if len(r.Flakes) > 0 {
-		p("## Flaky — passed and failed across repeated runs (counted as failed)\n\n| Spec | Passed | Failed | Flake rate | Last failure |\n|---|---|---|---|---|\n")
-		for _, f := range r.Flakes {
-			p("| %s | %d | %d | %.0f%% | %s |\n", mdCell(f.Spec), f.Runs.Passed+f.Runs.StandIn, f.Runs.Failed, 100*f.Rate(), mdCell(f.Reason))
-		}
-		p("\n")
-	}
-	p("## Environment\n\n| | |\n|---|---|\n")
-	for _, row := range r.Environment.Rows() {
-		p("| %s | %s |\n", mdCell(row[0]), mdCell(row[1]))
-	}
-	p("\n")
-
-	if len(r.Steps) > 0 {
-		p("## Run steps\n\n| Step | Verdict | Seconds | Detail |\n|---|---|---|---|\n")
-		for _, st := range r.Steps {
-			p("| %s | %s | %.1f | %s |\n", mdCell(st.Name), statusMark[string(st.Status)], st.Seconds, mdCell(orDash(st.Detail)))
-		}
-		p("\n")
-	}
+	t := r.tables()
+	t.flakes.markdown(&b)
+	t.environment.markdown(&b)
+	t.steps.markdown(&b)
 	if len(r.Environment.StandIns) > 0 {
 		p("## Stand-ins used\n\nThese results were measured against stand-ins, not the real thing; they say nothing about Dragonfly or the operator where a stand-in was used:\n\n")
 		for _, s := range r.Environment.StandIns {
@@ -97,13 +81,7 @@ func (r *Report) Markdown() string {
 		}
 		p("\n")
 	}
-	if len(r.Blocked) > 0 {
-		p("## Blocked — could not run here (not passed)\n\n| Spec | Why it is blocked | Remedy |\n|---|---|---|\n")
-		for _, bl := range r.Blocked {
-			p("| %s | %s | %s |\n", mdCell(bl.Spec), mdCell(bl.Reason), mdCell(orDash(bl.Remedy)))
-		}
-		p("\n")
-	}
+	t.blocked.markdown(&b)
 
 	for _, s := range r.Suites {
 		p("## Suite: %s\n\n", mdText(s.Name))
@@ -143,26 +121,20 @@ func (r *Report) Markdown() string {
 		p("\n")
 	}
 
-	if len(r.Metrics) > 0 {
-		p("## Metrics\n\n| Metric | Median | Values | Better |\n|---|---|---|---|\n")
-		for _, m := range r.Metrics {
-			var vals []string
-			for _, v := range m.Values {
-				vals = append(vals, FormatValue(v, m.Unit))
-			}
-			p("| %s | %s | %s | %s |\n", mdCell(m.Name), FormatValue(median(m.Values), m.Unit), mdCell(strings.Join(vals, ", ")), m.Better)
-		}
-		p("\n")
-	}
+	t.metrics.markdown(&b)
 	return b.String()
 }
 
-func pctCells(l loadgen.Percentiles) string {
-	c := []string{}
+func pctCells(l loadgen.Percentiles) string { return strings.Join(percentiles(l), " | ") }
+
+// percentiles are the latency columns of the load tables: p50, p90, p99,
+// p99.9, p99.99 and max.
+func percentiles(l loadgen.Percentiles) []string {
+	var c []string
 	for _, v := range []float64{l.P50, l.P90, l.P99, l.P999, l.P9999, l.Max} {
 		c = append(c, FormatValue(v, "µs"))
 	}
-	return strings.Join(c, " | ")
+	return c
 }
 
 func errorsCell(errs map[string]int64) string {

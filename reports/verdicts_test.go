@@ -120,7 +120,7 @@ func TestFailedStepFailsTheReport(t *testing.T) {
 	if !strings.Contains(string(j), `<failure message="ctr import: no space left"`) {
 		t.Fatalf("junit hides the failed step:\n%s", j)
 	}
-	if !strings.Contains(r.Markdown(), "| flux: load images into the node | ❌ failed |") {
+	if !strings.Contains(r.Markdown(), "| ❌ failed | flux: load images into the node |") {
 		t.Fatalf("markdown has no failed step row:\n%s", r.Markdown())
 	}
 }

@@ -153,6 +153,25 @@ func TestMarkdownNamesStandInsAndBlockedReasons(t *testing.T) {
 	}
 }
 
+// Both pages show the same tables: the same titles and, for the run steps,
+// the same verdict per step in the same column.
+func TestPagesShowTheSameTables(t *testing.T) {
+	r := fixtureReport(t, true)
+	r.Steps = []reports.Step{{Name: "images", Status: verdict.Failed, Seconds: 3, Detail: "no docker"}}
+	md, page := r.Markdown(), r.HTML()
+	for _, title := range []string{"Environment", "Run steps", "Blocked — could not run here (not passed)", "Metrics"} {
+		if !strings.Contains(md, "## "+title+"\n") || !strings.Contains(page, "<h2>"+title+"</h2>") {
+			t.Errorf("table %q is not on both pages", title)
+		}
+	}
+	if !strings.Contains(md, "| ❌ failed | images | 3.0 | no docker |") {
+		t.Errorf("markdown run steps lack the failed step:\n%s", md)
+	}
+	if !strings.Contains(page, `<tr><td><span class="pill s-failed">failed</span></td><td>images</td><td class="num">3.0</td><td>no docker</td></tr>`) {
+		t.Errorf("html run steps lack the failed step")
+	}
+}
+
 func TestHTMLIsSelfContainedWithPlots(t *testing.T) {
 	page := fixtureReport(t, true).HTML()
 	if n := strings.Count(page, "<svg"); n != 6 {

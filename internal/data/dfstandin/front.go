@@ -19,12 +19,18 @@ type frontConn struct {
 	s      *Server
 	c      net.Conn
 	cr     *bufio.Reader
+	cw     *bufio.Writer // replies wait here until the client could be waiting for them
 	b      *Conn
 	admin  bool
 	id     int64 // the backend's client id, for CLIENT LIST/KILL
 	authed bool
 	proto3 bool
 	once   sync.Once
+
+	batch     [][]byte // raw commands of the batch being sent
+	held      *command // read while batching, runs after the batch
+	heldErr   error    // the read that ended a batch failed
+	lateFlush bool     // planted defect: see withLateFlush
 }
 
 func (f *frontConn) close() {
@@ -41,7 +47,8 @@ func (s *Server) serve(c net.Conn, admin bool) {
 		c.Close()
 		return
 	}
-	f := &frontConn{s: s, c: c, cr: bufio.NewReaderSize(c, 64<<10), b: b, admin: admin}
+	f := &frontConn{s: s, c: c, cr: bufio.NewReaderSize(c, 64<<10), cw: bufio.NewWriterSize(c, 64<<10),
+		b: b, admin: admin, lateFlush: s.lateFlush}
 	f.authed = s.cfg.RequirePass == "" || (admin && s.cfg.AdminNopass)
 	id, err := b.Do("CLIENT", "ID")
 	if err != nil {
@@ -66,18 +73,31 @@ func (s *Server) serve(c net.Conn, admin bool) {
 		s.mu.Unlock()
 		f.close()
 	}()
+	f.run()
+}
+
+// run serves commands until the client leaves: pass-through commands in
+// batches, the rest one by one after every earlier reply has been sent.
+func (f *frontConn) run() {
 	for {
-		args, raw, err := readCommand(f.cr)
+		cmd, err := f.next()
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && strings.HasPrefix(err.Error(), "protocol error") {
-				c.Write(errReply("ERR " + err.Error()))
-			}
+			f.readFailed(err)
 			return
 		}
-		if len(args) == 0 {
+		if cmd.name == "" {
 			continue
 		}
-		splice, quit, err := f.handle(args, raw)
+		if f.passThrough(cmd) {
+			if err := f.pipeline(cmd); err != nil {
+				return
+			}
+			continue
+		}
+		if err := f.cw.Flush(); err != nil {
+			return
+		}
+		splice, quit, err := f.handle(cmd)
 		if err != nil || quit {
 			return
 		}
@@ -88,9 +108,21 @@ func (s *Server) serve(c net.Conn, admin bool) {
 	}
 }
 
+func (f *frontConn) readFailed(err error) {
+	if f.cw.Flush() != nil {
+		return
+	}
+	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && strings.HasPrefix(err.Error(), "protocol error") {
+		f.reply(errReply("ERR " + err.Error()))
+	}
+}
+
 // splice hands the connection over to a raw byte pipe: replication streams,
 // pub/sub and MONITOR push data without requests.
 func (f *frontConn) splice() {
+	if f.cw.Flush() != nil {
+		return
+	}
 	done := make(chan struct{}, 2)
 	go func() {
 		if n := f.cr.Buffered(); n > 0 {
@@ -115,8 +147,8 @@ func (f *frontConn) splice() {
 	<-done
 }
 
-// forward sends raw to the backend and relays one reply (after any RESP3
-// push messages that precede it).
+// forward sends raw to the backend and returns its reply; RESP3 push
+// messages before the reply go to the client first.
 func (f *frontConn) forward(raw []byte) ([]byte, error) {
 	if _, err := f.b.c.Write(raw); err != nil {
 		return nil, err
@@ -129,15 +161,19 @@ func (f *frontConn) forward(raw []byte) ([]byte, error) {
 		if rep[0] != '>' {
 			return rep, nil
 		}
-		if _, err := f.c.Write(rep); err != nil {
+		if _, err := f.cw.Write(rep); err != nil {
 			return nil, err
 		}
 	}
 }
 
+// reply sends the front's own answer at once: what follows an intercepted
+// command (a close, a shutdown, a splice) must not overtake it.
 func (f *frontConn) reply(b []byte) error {
-	_, err := f.c.Write(b)
-	return err
+	if _, err := f.cw.Write(b); err != nil {
+		return err
+	}
+	return f.cw.Flush()
 }
 
 func (f *frontConn) relay(raw []byte) error {
@@ -150,76 +186,109 @@ func (f *frontConn) relay(raw []byte) error {
 
 var noAuthAllowed = map[string]bool{"AUTH": true, "HELLO": true, "QUIT": true}
 
-// handle runs one command; splice asks the caller to switch to a raw pipe.
-func (f *frontConn) handle(args [][]byte, raw []byte) (splice, quit bool, err error) {
-	name := strings.ToUpper(string(args[0]))
-	sub := ""
-	if len(args) > 1 {
-		sub = strings.ToUpper(string(args[1]))
-	}
-	if !f.authed && !noAuthAllowed[name] {
-		return false, false, f.reply(errReply("NOAUTH Authentication required."))
-	}
-	switch name {
-	case "QUIT":
+// handler runs a command the front answers itself, in full or in part;
+// splice asks the caller to switch to a raw pipe, quit to close.
+type handler func(f *frontConn, c command) (splice, quit bool, err error)
+
+// answer is a handler that keeps the connection as it is.
+func answer(h func(f *frontConn, c command) error) handler {
+	return func(f *frontConn, c command) (bool, bool, error) { return false, false, h(f, c) }
+}
+
+// intercepted are the commands the front handles; all others go to the
+// backend unchanged, and in batches when pipelined.
+var intercepted = map[string]handler{
+	"QUIT": func(f *frontConn, _ command) (bool, bool, error) {
 		f.reply(simple("OK"))
 		return false, true, nil
-	case "AUTH":
-		return false, false, f.auth(args)
-	case "HELLO":
-		return false, false, f.hello(args)
-	case "SLAVEOF", "REPLICAOF":
-		return false, false, f.replicaOf(args)
-	case "REPLTAKEOVER":
-		return false, false, f.replTakeover(args)
-	case "DFSTANDIN":
-		return f.internal(args)
-	case "CONFIG":
-		if handled, err := f.config(sub, args); handled {
-			return false, false, err
-		}
-	case "CLIENT":
-		switch sub {
-		case "LIST":
-			return false, false, f.clientList(raw)
-		case "KILL":
-			return false, false, f.clientKill(args, raw)
-		}
-	case "SAVE", "BGSAVE":
-		file, err := f.s.save(name == "BGSAVE")
-		if err != nil {
-			return false, false, f.reply(errReply(err.Error()))
-		}
-		f.s.logf("snapshot on request: %s", file)
-		if name == "BGSAVE" {
-			return false, false, f.reply(simple("Background saving started"))
-		}
-		return false, false, f.reply(simple("OK"))
-	case "SHUTDOWN":
-		save := !(sub == "NOSAVE")
-		f.s.logf("SHUTDOWN requested by %s", f.c.RemoteAddr())
-		go f.s.stop(save)
-		return false, true, nil
-	case "SYNC", "PSYNC":
-		// Named like Dragonfly's replication links, which the operator
-		// spares when it disconnects clients of a demoted master.
-		if _, err := f.forward(encodeCommand(strArgs("CLIENT", "SETNAME", "repl_standin"))); err != nil {
-			return false, false, err
-		}
-		_, err := f.b.c.Write(raw)
-		return err == nil, false, err
-	case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR":
-		_, err := f.b.c.Write(raw)
-		return err == nil, false, err
+	},
+	"AUTH":         answer((*frontConn).auth),
+	"HELLO":        answer((*frontConn).hello),
+	"SLAVEOF":      answer((*frontConn).replicaOf),
+	"REPLICAOF":    answer((*frontConn).replicaOf),
+	"REPLTAKEOVER": answer((*frontConn).replTakeover),
+	"DFSTANDIN":    (*frontConn).internal,
+	"CONFIG":       answer((*frontConn).config),
+	"CLIENT":       answer((*frontConn).client),
+	"SAVE":         answer((*frontConn).saveNow),
+	"BGSAVE":       answer((*frontConn).saveNow),
+	"SHUTDOWN":     (*frontConn).shutdown,
+	"SYNC":         (*frontConn).replicate,
+	"PSYNC":        (*frontConn).replicate,
+	"SUBSCRIBE":    (*frontConn).stream,
+	"PSUBSCRIBE":   (*frontConn).stream,
+	"SSUBSCRIBE":   (*frontConn).stream,
+	"MONITOR":      (*frontConn).stream,
+}
+
+// passThrough: the backend's answer is the client's, so the command can
+// join a batch.
+func (f *frontConn) passThrough(c command) bool {
+	return f.authed && intercepted[c.name] == nil
+}
+
+// handle runs one command that is not part of a batch.
+func (f *frontConn) handle(c command) (splice, quit bool, err error) {
+	if !f.authed && !noAuthAllowed[c.name] {
+		return false, false, f.reply(errReply("NOAUTH Authentication required."))
 	}
-	return false, false, f.relay(raw)
+	if h := intercepted[c.name]; h != nil {
+		return h(f, c)
+	}
+	return false, false, f.relay(c.raw)
+}
+
+func (f *frontConn) saveNow(c command) error {
+	file, err := f.s.save(c.name == "BGSAVE")
+	if err != nil {
+		return f.reply(errReply(err.Error()))
+	}
+	f.s.logf("snapshot on request: %s", file)
+	if c.name == "BGSAVE" {
+		return f.reply(simple("Background saving started"))
+	}
+	return f.reply(simple("OK"))
+}
+
+func (f *frontConn) shutdown(c command) (bool, bool, error) {
+	save := c.sub() != "NOSAVE"
+	f.s.logf("SHUTDOWN requested by %s", f.c.RemoteAddr())
+	go f.s.stop(save)
+	return false, true, nil
+}
+
+// replicate starts a replica's full sync, then splices the stream. The link
+// is named like Dragonfly's replication links, which the operator spares
+// when it disconnects clients of a demoted master.
+func (f *frontConn) replicate(c command) (bool, bool, error) {
+	if _, err := f.forward(encodeCommand(strArgs("CLIENT", "SETNAME", "repl_standin"))); err != nil {
+		return false, false, err
+	}
+	return f.stream(c)
+}
+
+// stream hands pub/sub, MONITOR and replication over to a splice.
+func (f *frontConn) stream(c command) (bool, bool, error) {
+	_, err := f.b.c.Write(c.raw)
+	return err == nil, false, err
+}
+
+func (f *frontConn) client(c command) error {
+	switch c.sub() {
+	case "LIST":
+		return f.clientList(c.raw)
+	case "KILL":
+		return f.clientKill(c.args, c.raw)
+	}
+	return f.relay(c.raw)
 }
 
 func (f *frontConn) checkPass(user, pass string) bool {
 	return (user == "" || user == "default") && pass == f.s.cfg.RequirePass
 }
 
-func (f *frontConn) auth(args [][]byte) error {
+func (f *frontConn) auth(c command) error {
+	args := c.args
 	var user, pass string
 	switch len(args) {
 	case 2:
@@ -241,7 +310,8 @@ func (f *frontConn) auth(args [][]byte) error {
 
 // hello checks and strips HELLO's AUTH option (the backend link is
 // already authenticated) and forwards the rest.
-func (f *frontConn) hello(args [][]byte) error {
+func (f *frontConn) hello(c command) error {
+	args := c.args
 	out := [][]byte{args[0]}
 	authOK := f.authed
 	for i := 1; i < len(args); i++ {
@@ -279,7 +349,8 @@ func (f *frontConn) hello(args [][]byte) error {
 // and --admin_nopass covers the replica's unauthenticated link. The reply is
 // exactly OK: redis answers "OK Already connected to specified master" on a
 // repeat, which the operator would reject.
-func (f *frontConn) replicaOf(args [][]byte) error {
+func (f *frontConn) replicaOf(c command) error {
+	args := c.args
 	if len(args) != 3 {
 		return f.reply(errReply("ERR wrong number of arguments for 'replicaof' command"))
 	}
@@ -302,7 +373,8 @@ func (f *frontConn) replicaOf(args [][]byte) error {
 	return f.reply(simple("OK"))
 }
 
-func (f *frontConn) replTakeover(args [][]byte) error {
+func (f *frontConn) replTakeover(c command) error {
+	args := c.args
 	if len(args) < 2 || len(args) > 3 {
 		return f.reply(errReply("ERR wrong number of arguments for 'repltakeover' command"))
 	}
@@ -322,7 +394,8 @@ func (f *frontConn) replTakeover(args [][]byte) error {
 
 // internal serves the stand-in's own takeover protocol, sent by a replica's
 // stand-in to this master's admin port.
-func (f *frontConn) internal(args [][]byte) (bool, bool, error) {
+func (f *frontConn) internal(c command) (bool, bool, error) {
+	args := c.args
 	if len(args) < 2 {
 		return false, false, f.reply(errReply("ERR DFSTANDIN needs a subcommand"))
 	}
@@ -434,8 +507,16 @@ func (s *Server) takeover(timeout time.Duration, save bool) error {
 	return nil
 }
 
-// config answers CONFIG GET/SET for the settings the stand-in owns.
-func (f *frontConn) config(sub string, args [][]byte) (bool, error) {
+// config answers CONFIG GET/SET for the settings the stand-in owns and
+// leaves the rest to redis.
+func (f *frontConn) config(c command) error {
+	if handled, err := f.ownConfig(c.sub(), c.args); handled {
+		return err
+	}
+	return f.relay(c.raw)
+}
+
+func (f *frontConn) ownConfig(sub string, args [][]byte) (bool, error) {
 	if len(args) < 3 {
 		return false, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,7 +18,8 @@ const maxBulk = 512 << 20
 
 // readCommand reads one client command, as a RESP array or an inline line,
 // and returns its arguments and the bytes to forward (inline commands are
-// re-encoded as arrays so the backend always sees one form).
+// re-encoded as arrays so the backend always sees one form). The arguments
+// are slices of those bytes: one allocation holds the whole command.
 func readCommand(r *bufio.Reader) ([][]byte, []byte, error) {
 	line, err := readLine(r)
 	if err != nil {
@@ -37,12 +39,14 @@ func readCommand(r *bufio.Reader) ([][]byte, []byte, error) {
 	if err != nil || n > 1<<20 {
 		return nil, nil, fmt.Errorf("protocol error: bad array header %q", line)
 	}
-	var raw bytes.Buffer
-	raw.Write(line)
-	raw.WriteString("\r\n")
-	args := make([][]byte, 0, n)
+	if n <= 0 {
+		// As redis: an empty or null array is no command.
+		return nil, nil, nil
+	}
+	raw := appendLine(make([]byte, 0, 32*n), line)
+	starts, lens := make([]int, n), make([]int, n)
 	for i := 0; i < n; i++ {
-		h, err := readLine(r)
+		h, err := peekLine(r)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -53,19 +57,27 @@ func readCommand(r *bufio.Reader) ([][]byte, []byte, error) {
 		if err != nil || l < 0 || l > maxBulk {
 			return nil, nil, fmt.Errorf("protocol error: bad bulk length %q", h)
 		}
-		buf := make([]byte, l+2)
-		if _, err := io.ReadFull(r, buf); err != nil {
+		raw = appendLine(raw, h)
+		starts[i], lens[i] = len(raw), l
+		raw = slices.Grow(raw, l+2)[:len(raw)+l+2]
+		if _, err := io.ReadFull(r, raw[starts[i]:]); err != nil {
 			return nil, nil, err
 		}
-		raw.Write(h)
-		raw.WriteString("\r\n")
-		raw.Write(buf)
-		args = append(args, buf[:l])
 	}
-	return args, raw.Bytes(), nil
+	args := make([][]byte, n)
+	for i := range args {
+		args[i] = raw[starts[i] : starts[i]+lens[i] : starts[i]+lens[i]]
+	}
+	return args, raw, nil
 }
 
-func readLine(r *bufio.Reader) ([]byte, error) {
+func appendLine(b, line []byte) []byte {
+	return append(append(b, line...), '\r', '\n')
+}
+
+// peekLine reads one line without its line end; the slice is valid until
+// the next read from r.
+func peekLine(r *bufio.Reader) ([]byte, error) {
 	line, err := r.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
 		return nil, errors.New("protocol error: line too long")
@@ -73,7 +85,15 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]byte(nil), bytes.TrimRight(line, "\r\n")...), nil
+	return bytes.TrimRight(line, "\r\n"), nil
+}
+
+func readLine(r *bufio.Reader) ([]byte, error) {
+	line, err := peekLine(r)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), line...), nil
 }
 
 // readReply reads one complete RESP2 or RESP3 reply and returns its bytes
@@ -86,39 +106,42 @@ func readReply(r *bufio.Reader) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-func copyValue(r *bufio.Reader, out *bytes.Buffer) error {
-	line, err := readLine(r)
+// copyValue copies one RESP value from r to out as it is.
+func copyValue(r *bufio.Reader, out io.Writer) error {
+	line, err := peekLine(r)
 	if err != nil {
 		return err
 	}
-	out.Write(line)
-	out.WriteString("\r\n")
 	if len(line) == 0 {
 		return errors.New("protocol error: empty reply line")
 	}
-	switch line[0] {
+	kind := line[0]
+	var n int
+	var nErr error
+	switch kind {
+	case '$', '!', '=', '*', '~', '>', '%', '|':
+		n, nErr = strconv.Atoi(string(line[1:]))
+	}
+	out.Write(line)
+	if _, err := out.Write(crlf); err != nil {
+		return err
+	}
+	switch kind {
 	case '+', '-', ':', '_', '#', ',', '(':
 		return nil
 	case '$', '!', '=':
-		n, err := strconv.Atoi(string(line[1:]))
-		if err != nil || n > maxBulk {
+		if nErr != nil || n > maxBulk {
 			return fmt.Errorf("protocol error: bad length %q", line)
 		}
 		if n < 0 {
 			return nil
 		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return err
-		}
-		out.Write(buf)
-		return nil
+		return copyN(out, r, n+2)
 	case '*', '~', '>', '%', '|':
-		n, err := strconv.Atoi(string(line[1:]))
-		if err != nil {
+		if nErr != nil {
 			return fmt.Errorf("protocol error: bad aggregate %q", line)
 		}
-		if line[0] == '%' || line[0] == '|' {
+		if kind == '%' || kind == '|' {
 			n *= 2
 		}
 		for i := 0; i < n; i++ {
@@ -126,13 +149,35 @@ func copyValue(r *bufio.Reader, out *bytes.Buffer) error {
 				return err
 			}
 		}
-		if line[0] == '|' {
+		if kind == '|' {
 			// An attribute precedes the reply it describes.
 			return copyValue(r, out)
 		}
 		return nil
 	}
 	return fmt.Errorf("protocol error: unknown reply type %q", line)
+}
+
+var crlf = []byte("\r\n")
+
+// copyN copies n bytes from r's buffer to out, refilling as needed (not
+// io.CopyN: a bufio.Writer with nothing buffered would hand the copy to
+// the socket, one write per bulk string).
+func copyN(out io.Writer, r *bufio.Reader, n int) error {
+	for n > 0 {
+		if r.Buffered() == 0 {
+			if _, err := r.Peek(1); err != nil {
+				return err
+			}
+		}
+		buf, _ := r.Peek(min(n, r.Buffered()))
+		if _, err := out.Write(buf); err != nil {
+			return err
+		}
+		r.Discard(len(buf))
+		n -= len(buf)
+	}
+	return nil
 }
 
 func encodeCommand(args [][]byte) []byte {

@@ -49,6 +49,8 @@ type Server struct {
 	masterHost string // set by SLAVEOF, for REPLTAKEOVER
 	masterPort string
 
+	lateFlush bool // planted defect, see withLateFlush
+
 	stopOnce sync.Once
 	stopping atomic.Bool
 	done     chan struct{}

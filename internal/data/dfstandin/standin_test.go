@@ -28,14 +28,14 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func needRedis(t *testing.T) string {
+func needRedis(t testing.TB) string {
 	t.Helper()
 	hosttools.Require(t, map[string]string{"redis-server": "redis-server"})
 	p, _ := exec.LookPath("redis-server")
 	return p
 }
 
-func loopback(t *testing.T) net.Listener {
+func loopback(t testing.TB) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -45,7 +45,7 @@ func loopback(t *testing.T) net.Listener {
 }
 
 // start runs a stand-in on ephemeral loopback ports (main and admin).
-func start(t *testing.T, cfg Config, opts ...Option) *Server {
+func start(t testing.TB, cfg Config, opts ...Option) *Server {
 	t.Helper()
 	needRedis(t)
 	run, err := os.MkdirTemp("", "dfs")
@@ -70,7 +70,7 @@ func start(t *testing.T, cfg Config, opts ...Option) *Server {
 	return s
 }
 
-func dial(t *testing.T, addr string) *Conn {
+func dial(t testing.TB, addr string) *Conn {
 	t.Helper()
 	c, err := Dial("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -81,7 +81,7 @@ func dial(t *testing.T, addr string) *Conn {
 	return c
 }
 
-func do(t *testing.T, c *Conn, args ...string) Value {
+func do(t testing.TB, c *Conn, args ...string) Value {
 	t.Helper()
 	v, err := c.Do(args...)
 	if err != nil {
@@ -90,7 +90,7 @@ func do(t *testing.T, c *Conn, args ...string) Value {
 	return v
 }
 
-func waitFor(t *testing.T, what string, d time.Duration, ok func() bool) {
+func waitFor(t testing.TB, what string, d time.Duration, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !ok() {
@@ -508,7 +508,7 @@ func entrypoint(t *testing.T, args []string, env ...string) *exec.Cmd {
 	return cmd
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	ln := loopback(t)
 	defer ln.Close()
 	_, p, _ := net.SplitHostPort(ln.Addr().String())

@@ -38,21 +38,15 @@ func (f Finding) String() string {
 }
 
 // Violations returns the findings that fail their check.
-func Violations(fs []Finding) []Finding {
-	var out []Finding
-	for _, f := range fs {
-		if f.Severity == Violation {
-			out = append(out, f)
-		}
-	}
-	return out
-}
+func Violations(fs []Finding) []Finding { return withSeverity(fs, Violation) }
 
 // Infos returns the findings that are reported without failing.
-func Infos(fs []Finding) []Finding {
+func Infos(fs []Finding) []Finding { return withSeverity(fs, Info) }
+
+func withSeverity(fs []Finding, s Severity) []Finding {
 	var out []Finding
 	for _, f := range fs {
-		if f.Severity == Info {
+		if f.Severity == s {
 			out = append(out, f)
 		}
 	}

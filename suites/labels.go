@@ -35,3 +35,15 @@ const (
 	// purpose; the operator-restart invariant does not apply to them.
 	LabelDisruptive = "disruptive"
 )
+
+// Labels of the upgrade tier (kind; run by make e2e after the Flux tier).
+const (
+	// LabelUpgrade: the operator installed from the served GitOps tree at one
+	// pinned release and upgraded release by release by commits that bump the
+	// bundle, with a replicated and a snapshot instance holding a dataset;
+	// after each hop the operator, the chain, the instances, the data, the
+	// status fields and the bundle's consistency are checked. Its planted
+	// defect (a tag-only bump) also carries LabelSelfTest. The install and
+	// Flux tiers never select it (their filters exclude it).
+	LabelUpgrade = "upgrade"
+)

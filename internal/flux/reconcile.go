@@ -147,7 +147,8 @@ func AppliedOutcome(st Status, revision string) Outcome {
 // revision ends the wait at once with Flux's verdict. check, when set, runs
 // on each poll and ends the wait with its error (a crash of a workload).
 func WaitApplied(ctx context.Context, c client.Client, key client.ObjectKey, revision string, timeout time.Duration, check func(context.Context) error) (Status, time.Duration, error) {
-	if _, err := RequestReconcile(ctx, c, KustomizationGVK, key); err != nil {
+	// One its parent has yet to create reconciles when it is created.
+	if _, err := RequestReconcile(ctx, c, KustomizationGVK, key); client.IgnoreNotFound(err) != nil {
 		return Status{}, 0, err
 	}
 	var st Status

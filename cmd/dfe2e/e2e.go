@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/upgradecheck"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/kindconfig"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux"
@@ -66,7 +67,7 @@ but something was blocked (0 with --blocked-ok).`,
 	fl.BoolVar(&o.Keep, "keep-cluster", false, "keep the cluster after the run")
 	fl.BoolVar(&o.KeepOnFailure, "keep-on-failure", false, "keep the cluster (and a failed create's nodes) when something fails")
 	fl.StringVar(&o.Artifacts, "artifacts", artifactsDefault(env), "directory for reports, kubeconfig and, on failure, cluster logs (env "+config.EnvArtifacts+")")
-	fl.StringVar(&o.LabelFilter, "label-filter", e2erun.DefaultLabels, "Ginkgo label filter of the specs to run before the Flux tier")
+	fl.StringVar(&o.LabelFilter, "label-filter", e2erun.DefaultLabels, "Ginkgo label filter of the specs to run before the Flux tier (upgrade specs are never selected here)")
 	fl.StringVar(&o.Suites, "suites", "./suites", "Go package of the Ginkgo suites (its helpers in suites/utils are ordinary packages, tested by make test)")
 	fl.StringArrayVar(&o.Archives, "image-archive", nil, "image archive (docker save / OCI tar) to load into the node; repeatable (air-gapped path)")
 	fl.StringArrayVar(&o.LoadImages, "load-image", nil, "image from the local Docker engine to load into the node; repeatable")
@@ -80,6 +81,11 @@ but something was blocked (0 with --blocked-ok).`,
 		"offline copy of the flux2 "+flux.Version+" release manifests (folder with source-controller.yaml, …; env "+config.EnvFluxManifests+"); empty: downloaded from GitHub")
 	fl.StringVar(&o.Flux.LabelFilter, "flux-label-filter", "health", "Ginkgo label filter of the Flux tier, run after the install tier")
 	fl.BoolVar(&o.Flux.Skip, "skip-flux", false, "do not run the Flux tier")
+	fl.StringVar(&o.Upgrade.From, "upgrade-from", env.UpgradeFrom, "pinned operator version the upgrade tier installs first (default the oldest pinned, "+upgradecheck.DefaultFrom()+"; env "+config.EnvUpgradeFrom+")")
+	fl.StringVar(&o.Upgrade.To, "upgrade-to", env.UpgradeTo, "pinned operator version the upgrade tier ends at, every pinned release in between a hop (default the newest pinned, "+upgradecheck.DefaultTo()+"; env "+config.EnvUpgradeTo+")")
+	fl.StringVar(&o.Upgrade.LabelFilter, "upgrade-label-filter", e2erun.UpgradeLabel, "Ginkgo label filter of the upgrade tier, run after the Flux tier (the other tiers never select upgrade specs)")
+	fl.BoolVar(&o.Upgrade.Skip, "skip-upgrade", false, "do not run the upgrade tier")
+	fl.BoolVar(&o.SkipInstall, "skip-install", false, "do not run the install/data tier (e.g. to run only the upgrade tier)")
 	fl.IntVar(&o.Repeat, "repeat", 1, "run the selected specs this many times on one cluster; a spec that both passed and failed is a flake, listed first and counted as failed")
 	fl.BoolVar(&blockedOK, "blocked-ok", false, "exit 0 instead of 3 when nothing failed but some specs are blocked (they stay listed as blocked)")
 	root.AddCommand(cmd)

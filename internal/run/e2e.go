@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/upgradecheck"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/images"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/k8sbuild"
@@ -22,8 +23,21 @@ import (
 )
 
 // DefaultLabels select the install tier and the data tier (snapshot-restore
-// and failover with their planted defects); the Flux tier runs after them.
+// and failover with their planted defects); the Flux tier runs after them,
+// then the upgrade tier.
 const DefaultLabels = "install || rbac || admission || selftest || snapshot-restore || failover || rolling-update || data-selftest"
+
+// UpgradeLabel is the upgrade tier's label. No other tier selects its specs
+// (withoutUpgrade): they replace the operator install on purpose.
+const UpgradeLabel = "upgrade"
+
+// withoutUpgrade is a tier's filter with the upgrade specs left out.
+func withoutUpgrade(filter string) string {
+	if strings.TrimSpace(filter) == "" {
+		return "!" + UpgradeLabel
+	}
+	return "(" + filter + ") && !" + UpgradeLabel
+}
 
 // SnapshotTargets are the values Options.SnapshotTarget accepts.
 var SnapshotTargets = []string{"dragonfly", "redis-standin"}
@@ -38,8 +52,10 @@ type Options struct {
 	Offline bool
 	// Artifacts receives the reports, the kubeconfig and, on failure, logs.
 	Artifacts string
-	// LabelFilter selects the specs of the install/data tier.
+	// LabelFilter selects the specs of the install/data tier; SkipInstall
+	// leaves that tier out.
 	LabelFilter string
+	SkipInstall bool
 	// Suites is the Go package pattern of the Ginkgo suites.
 	Suites string
 	// Archives and LoadImages are images to put into the node.
@@ -66,7 +82,19 @@ type Options struct {
 	// other value is an image reference the cluster can pull.
 	DragonflyImage string
 	Flux           FluxOptions
+	Upgrade        UpgradeOptions
 	Logf           func(format string, args ...any)
+}
+
+// UpgradeOptions configure the upgrade tier.
+type UpgradeOptions struct {
+	// From and To are pinned operator versions (empty: the oldest and the
+	// newest); every pinned release in between is a hop.
+	From, To    string
+	LabelFilter string
+	Skip        bool
+	// chain is From … To, set by Validate.
+	chain []string
 }
 
 // FluxOptions configure the Flux tier.
@@ -120,7 +148,28 @@ func (o *Options) Validate() error {
 	if _, err := suitesDir(o.Suites); err != nil {
 		return err
 	}
-	if !o.Flux.Skip {
+	if !o.Upgrade.Skip {
+		chain, err := upgradecheck.Chain(o.Upgrade.From, o.Upgrade.To)
+		if err != nil {
+			return err
+		}
+		o.Upgrade.From, o.Upgrade.To, o.Upgrade.chain = chain[0], chain[len(chain)-1], chain
+		if o.Upgrade.LabelFilter == "" {
+			o.Upgrade.LabelFilter = UpgradeLabel
+		}
+	}
+	if o.OperatorImages != "" && !o.Upgrade.Skip {
+		archives, err := images.OperatorArchives(o.OperatorImages)
+		if err != nil {
+			return fmt.Errorf("--operator-images: %w", err)
+		}
+		for _, v := range o.Upgrade.chain {
+			if _, ok := archives[v]; !ok {
+				return fmt.Errorf("--operator-images %s holds no archive of operator %s, which the upgrade %s → %s runs (or --skip-upgrade)", o.OperatorImages, v, o.Upgrade.From, o.Upgrade.To)
+			}
+		}
+	}
+	if !o.Flux.Skip || !o.Upgrade.Skip {
 		if o.Flux.Manifests != "" {
 			abs, err := filepath.Abs(o.Flux.Manifests)
 			if err != nil {
@@ -131,7 +180,7 @@ func (o *Options) Validate() error {
 				return err
 			}
 		} else if o.Offline {
-			return fmt.Errorf("--offline needs --flux-manifests (or %s): the Flux %s release manifests cannot be downloaded offline", config.EnvFluxManifests, flux.Version)
+			return fmt.Errorf("--offline needs --flux-manifests (or %s): the Flux %s release manifests cannot be downloaded offline (the Flux and upgrade tiers install Flux; --skip-flux --skip-upgrade need none)", config.EnvFluxManifests, flux.Version)
 		}
 	}
 	art, err := filepath.Abs(o.Artifacts)
@@ -252,25 +301,47 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 	// was started with, overlaid with this run's. Its empty fields are unset
 	// there (ChildEnv), so an operator-default run passes no stale image.
 	suiteEnv := func() config.Settings { return suiteSettings(config.FromEnv(), o, kc, air) }
-	install := Tier{Name: "install and data", LabelFilter: o.LabelFilter, Report: filepath.Join(o.Artifacts, "e2e-kind.json")}
-	install.Run = func(ctx context.Context, report string) error {
-		return goTestSuites(ctx, o.Suites, install.LabelFilter, report, suiteEnv(), logf)
+	if !o.SkipInstall {
+		install := Tier{Name: "install and data", LabelFilter: withoutUpgrade(o.LabelFilter), Report: filepath.Join(o.Artifacts, "e2e-kind.json")}
+		install.Run = func(ctx context.Context, report string) error {
+			return goTestSuites(ctx, o.Suites, install.LabelFilter, report, suiteEnv(), logf)
+		}
+		p.Tiers = append(p.Tiers, install)
 	}
-	p.Tiers = append(p.Tiers, install)
-	if !o.Flux.Skip {
-		ft := Tier{Name: "flux", LabelFilter: o.Flux.LabelFilter, Report: filepath.Join(o.Artifacts, "e2e-health.json")}
-		ft.Before = []Step{
-			{"flux: controller and git server images", func(ctx context.Context) (string, error) { return fimg.wait(ctx) }},
-			{"flux: load images into the node", func(ctx context.Context) (string, error) {
-				return strings.Join(fimg.archives, " "), cl.LoadArchives(fimg.archives...)
+	// The Flux and upgrade tiers need the same images in the node, loaded once.
+	fluxLoaded := false
+	fluxImageSteps := func(tier string) []Step {
+		return []Step{
+			{tier + ": Flux controller and git server images", func(ctx context.Context) (string, error) { return fimg.wait(ctx) }},
+			{tier + ": load images into the node", func(ctx context.Context) (string, error) {
+				if fluxLoaded {
+					return "", ErrNothingToDo
+				}
+				if err := cl.LoadArchives(fimg.archives...); err != nil {
+					return "", err
+				}
+				fluxLoaded = true
+				return strings.Join(fimg.archives, " "), nil
 			}},
 		}
+	}
+	if !o.Flux.Skip {
+		ft := Tier{Name: "flux", LabelFilter: withoutUpgrade(o.Flux.LabelFilter), Report: filepath.Join(o.Artifacts, "e2e-health.json")}
+		ft.Before = fluxImageSteps("flux")
 		ft.Run = func(ctx context.Context, report string) error {
 			env := suiteEnv()
 			env.GitServerImage, env.FluxManifests = fimg.gitServer, o.Flux.Manifests
 			return goTestSuites(ctx, o.Suites, ft.LabelFilter, report, env, logf)
 		}
 		p.Tiers = append(p.Tiers, ft)
+	}
+	if !o.Upgrade.Skip {
+		ut := Tier{Name: "upgrade", LabelFilter: o.Upgrade.LabelFilter, Report: filepath.Join(o.Artifacts, "e2e-upgrade.json")}
+		ut.Before = fluxImageSteps("upgrade")
+		ut.Run = func(ctx context.Context, report string) error {
+			return goTestSuites(ctx, o.Suites, ut.LabelFilter, report, upgradeSettings(suiteEnv(), o, fimg.gitServer), logf)
+		}
+		p.Tiers = append(p.Tiers, ut)
 	}
 	if o.StopEngine {
 		p.Teardown = append(p.Teardown, Teardown{"stop the Docker engine this run started", func(ctx context.Context, _ bool) (string, error) {
@@ -300,6 +371,9 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 		}
 		if air.standIn != "" {
 			env = append(env, "stand-in="+air.standIn)
+		}
+		if !o.Upgrade.Skip {
+			env = append(env, "upgrade="+strings.Join(o.Upgrade.chain, " → "))
 		}
 		if set != nil {
 			env = append(env, "node-image="+set.NodeImage)
@@ -390,5 +464,13 @@ func suiteSettings(base config.Settings, o Options, kubeconfig string, air airGa
 	s.Artifacts, s.OperatorVersion, s.SnapshotTarget = o.Artifacts, o.OperatorVersion, o.SnapshotTarget
 	s.DragonflyImage, s.DragonflyStandIn = air.dragonfly, air.standIn
 	s.OperatorSource = o.OperatorSource
+	return s
+}
+
+// upgradeSettings is what the upgrade tier's suites are told on top of
+// suiteSettings: the Flux tier's images and manifests, and the versions.
+func upgradeSettings(s config.Settings, o Options, gitServer string) config.Settings {
+	s.GitServerImage, s.FluxManifests = gitServer, o.Flux.Manifests
+	s.UpgradeFrom, s.UpgradeTo = o.Upgrade.From, o.Upgrade.To
 	return s
 }

@@ -1,0 +1,61 @@
+package run
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
+)
+
+// The install and Flux tiers never run an upgrade spec, whatever filter the
+// user gives them: those specs replace the operator install on purpose.
+func TestOtherTiersNeverSelectUpgradeSpecs(t *testing.T) {
+	upgradeSpec := []string{"upgrade", "selftest", "disruptive"}
+	for _, f := range []string{DefaultLabels, "health", "selftest || upgrade", ""} {
+		lf, err := types.ParseLabelFilter(withoutUpgrade(f))
+		if err != nil {
+			t.Fatalf("%q: %v", withoutUpgrade(f), err)
+		}
+		if lf(upgradeSpec) {
+			t.Errorf("filter %q selects an upgrade spec", withoutUpgrade(f))
+		}
+	}
+	lf, _ := types.ParseLabelFilter(withoutUpgrade(DefaultLabels))
+	if !lf([]string{"selftest"}) || !lf([]string{"install", "api-tier"}) {
+		t.Error("the install tier's default filter lost its own specs")
+	}
+	lf, _ = types.ParseLabelFilter(UpgradeLabel)
+	if !lf(upgradeSpec) {
+		t.Error("the upgrade tier's filter does not select its planted defect")
+	}
+}
+
+func TestBadUpgradeVersionNamesThePinnedOnes(t *testing.T) {
+	o := Options{Repeat: 1, Suites: "./suites", Artifacts: t.TempDir(), Flux: FluxOptions{Skip: true}, Upgrade: UpgradeOptions{From: "v1.4.0"}}
+	err := o.Validate()
+	if err == nil || !strings.Contains(err.Error(), "--upgrade-from") || !strings.Contains(err.Error(), "v1.5.0, v1.6.0, v1.6.1") {
+		t.Fatalf("--upgrade-from v1.4.0: %v", err)
+	}
+	o = Options{Repeat: 1, Suites: "./suites", Artifacts: t.TempDir(), Flux: FluxOptions{Skip: true}, Upgrade: UpgradeOptions{Skip: true}, Offline: true}
+	if err := o.Validate(); err != nil {
+		t.Fatalf("--skip-flux --skip-upgrade --offline needs no Flux manifests: %v", err)
+	}
+	o.Upgrade.Skip = false
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "--flux-manifests") {
+		t.Fatalf("the upgrade tier offline without Flux manifests: %v", err)
+	}
+}
+
+func TestUpgradeTierIsToldItsVersionsAndImages(t *testing.T) {
+	o := Options{Artifacts: "/a", Flux: FluxOptions{Manifests: "/flux"}, Upgrade: UpgradeOptions{From: "v1.5.0", To: "v1.6.1"}}
+	s := upgradeSettings(suiteSettings(config.Settings{}, o, "kc", airGap{}), o, "dfe2e.local/gitserver:1")
+	env := s.ChildEnv()
+	for _, want := range []string{"DFE2E_UPGRADE_FROM=v1.5.0", "DFE2E_UPGRADE_TO=v1.6.1", "DFE2E_GITSERVER_IMAGE=dfe2e.local/gitserver:1", "DFE2E_FLUX_MANIFESTS=/flux"} {
+		if !slices.Contains(env, want) {
+			t.Errorf("the upgrade tier is not told %s", want)
+		}
+	}
+}

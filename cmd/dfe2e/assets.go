@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -30,10 +29,7 @@ func init() {
 				fmt.Println(d)
 				return nil
 			}
-			logf := func(format string, args ...any) {
-				fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
-			}
-			dir, err := k8sbuild.EnvtestAssets(cmd.Context(), logf)
+			dir, err := k8sbuild.EnvtestAssets(cmd.Context(), progress)
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
@@ -84,14 +85,24 @@ func (f *datasetFlags) spec() (dataset.Spec, error) {
 	return s, s.Validate()
 }
 
-func runDatasetWrite(cmd *cobra.Command, f *datasetFlags) error {
+// connect checks the flags and connects to the server; either failing is
+// bad input (exit 2).
+func (f *datasetFlags) connect(cmd *cobra.Command) (dataset.Spec, *redis.Client, error) {
 	s, err := f.spec()
 	if err != nil {
-		return badInput(err)
+		return s, nil, badInput(err)
 	}
 	c, err := dataset.Connect(cmd.Context(), f.addr, f.password, 4)
 	if err != nil {
-		return badInput(err)
+		return s, nil, badInput(err)
+	}
+	return s, c, nil
+}
+
+func runDatasetWrite(cmd *cobra.Command, f *datasetFlags) error {
+	s, c, err := f.connect(cmd)
+	if err != nil {
+		return err
 	}
 	defer c.Close()
 	w, err := dataset.Write(cmd.Context(), c, s, dataset.Options{})
@@ -103,13 +114,9 @@ func runDatasetWrite(cmd *cobra.Command, f *datasetFlags) error {
 }
 
 func runDatasetVerify(cmd *cobra.Command, f *datasetFlags) error {
-	s, err := f.spec()
+	s, c, err := f.connect(cmd)
 	if err != nil {
-		return badInput(err)
-	}
-	c, err := dataset.Connect(cmd.Context(), f.addr, f.password, 4)
-	if err != nil {
-		return badInput(err)
+		return err
 	}
 	defer c.Close()
 	r, err := dataset.Verify(cmd.Context(), c, s, dataset.Options{MaxNames: f.maxNames})

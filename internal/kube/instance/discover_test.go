@@ -8,10 +8,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/testutil/fakecluster"
 )
 
 func pod(name, role string, ready bool) *corev1.Pod {
@@ -39,15 +38,9 @@ func dragonfly(phase string, replicas int64) *unstructured.Unstructured {
 	return u
 }
 
-func fakeClient(objs ...client.Object) client.Client {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	return fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).Build()
-}
-
 // After a failover the master is pod-2: found by its label, not its ordinal.
 func TestMasterIsFoundByRoleLabelNotOrdinal(t *testing.T) {
-	c := fakeClient(dragonfly("Ready", 3),
+	c := fakecluster.Client(dragonfly("Ready", 3),
 		pod("test-replicated-0", RoleReplica, true), pod("test-replicated-1", RoleReplica, true), pod("test-replicated-2", RoleMaster, true))
 	r, err := Discover(context.Background(), c, "database", "test-replicated")
 	if err != nil {
@@ -72,7 +65,7 @@ func TestNotReadyStatesAreNamed(t *testing.T) {
 		"replica down": {dragonfly("Ready", 3), []client.Object{pod("test-replicated-0", RoleMaster, true), pod("test-replicated-1", RoleReplica, false), pod("test-replicated-2", RoleReplica, true)}, "1 of 2 replicas Ready"},
 	}
 	for name, tc := range cases {
-		c := fakeClient(append([]client.Object{tc.df}, tc.pods...)...)
+		c := fakecluster.Client(append([]client.Object{tc.df}, tc.pods...)...)
 		r, err := Discover(context.Background(), c, "database", "test-replicated")
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -85,7 +78,7 @@ func TestNotReadyStatesAreNamed(t *testing.T) {
 
 // Two pods labelled master: a split brain, reported by name.
 func TestTwoMastersIsAnError(t *testing.T) {
-	c := fakeClient(dragonfly("Ready", 2), pod("test-replicated-0", RoleMaster, true), pod("test-replicated-1", RoleMaster, true))
+	c := fakecluster.Client(dragonfly("Ready", 2), pod("test-replicated-0", RoleMaster, true), pod("test-replicated-1", RoleMaster, true))
 	_, err := Discover(context.Background(), c, "database", "test-replicated")
 	if err == nil || !strings.Contains(err.Error(), "test-replicated-0, test-replicated-1") {
 		t.Fatalf("got %v, want both masters named", err)
@@ -93,9 +86,7 @@ func TestTwoMastersIsAnError(t *testing.T) {
 }
 
 func TestMissingDragonflyIsAnError(t *testing.T) {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	c := fake.NewClientBuilder().WithScheme(s).Build()
+	c := fakecluster.Client()
 	if _, err := Discover(context.Background(), c, "database", "nope"); err == nil || !strings.Contains(err.Error(), "database/nope") {
 		t.Fatalf("got %v", err)
 	}

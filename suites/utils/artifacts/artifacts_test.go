@@ -10,10 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/testutil/fakecluster"
 )
 
 type spec struct {
@@ -23,12 +21,6 @@ type spec struct {
 
 func (s spec) Failed() bool     { return s.failed }
 func (s spec) FullText() string { return s.text }
-
-func fakeClient(objs ...client.Object) client.Client {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	return fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).Build()
-}
 
 func TestDir(t *testing.T) {
 	if Dir("") != DefaultDir || Dir("/tmp/a") != "/tmp/a" {
@@ -63,7 +55,7 @@ func TestRelevant(t *testing.T) {
 func TestOnFailureWritesTheSpecsObjectsOnly(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	c := fakeClient(
+	c := fakecluster.Client(
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "database"}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "database", Name: "dragonfly-operator-controller-manager"}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "unrelated-sa"}},

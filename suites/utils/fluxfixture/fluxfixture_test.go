@@ -9,23 +9,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/yaml"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/static/gitops"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/testutil/fakecluster"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
 )
-
-func fakeClient(objs ...client.Object) client.Client {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	return fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).Build()
-}
 
 func ks(spec map[string]any) *gitops.Kustomization {
 	return &gitops.Kustomization{Object: &unstructured.Unstructured{Object: map[string]any{"spec": spec}}}
@@ -89,7 +80,7 @@ func TestGitRepository(t *testing.T) {
 func TestNeighbourKept(t *testing.T) {
 	ctx := context.Background()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "database"}}
-	c := fakeClient(ns)
+	c := fakecluster.Client(ns)
 	if err := NeighbourKept(ctx, c, "database"); err == nil || !strings.Contains(err.Error(), "neighbour tenant database/test-db was deleted") {
 		t.Errorf("no tenant: %v", err)
 	}
@@ -106,7 +97,7 @@ func TestNeighbourKept(t *testing.T) {
 		t.Errorf("no namespace: %v", err)
 	}
 	terminating := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "t", DeletionTimestamp: &metav1.Time{Time: time.Now()}, Finalizers: []string{"kubernetes"}}}
-	if err := NeighbourKept(ctx, fakeClient(terminating), "t"); err == nil || !strings.Contains(err.Error(), "shared namespace t is being deleted") {
+	if err := NeighbourKept(ctx, fakecluster.Client(terminating), "t"); err == nil || !strings.Contains(err.Error(), "shared namespace t is being deleted") {
 		t.Errorf("terminating: %v", err)
 	}
 }

@@ -7,17 +7,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
-)
 
-func fakeClient(objs ...client.Object) client.Client {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	return fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).Build()
-}
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/testutil/fakecluster"
+)
 
 func node(name string, images ...string) *corev1.Node {
 	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -26,12 +18,12 @@ func node(name string, images ...string) *corev1.Node {
 
 func TestEnsureImage(t *testing.T) {
 	ctx := context.Background()
-	c := fakeClient(node("a", "dfe2e.local/standin:1"), node("b"))
+	c := fakecluster.Client(node("a", "dfe2e.local/standin:1"), node("b"))
 	blocked, err := EnsureImage(ctx, c, "kubeconfig", "dfe2e.local/standin:1", "/cache/standin.tar", t.Logf)
 	if err != nil || !strings.Contains(blocked, "image dfe2e.local/standin:1 is not on node b") || !strings.Contains(blocked, "--image-archive=/cache/standin.tar") {
 		t.Fatalf("outside kind a missing image is blocked with the remedy: %q, %v", blocked, err)
 	}
-	blocked, err = EnsureImage(ctx, fakeClient(node("a", "dfe2e.local/standin:1")), "kubeconfig", "dfe2e.local/standin:1", "x.tar", t.Logf)
+	blocked, err = EnsureImage(ctx, fakecluster.Client(node("a", "dfe2e.local/standin:1")), "kubeconfig", "dfe2e.local/standin:1", "x.tar", t.Logf)
 	if blocked != "" || err != nil {
 		t.Fatalf("every node has it: %q, %v", blocked, err)
 	}
@@ -41,7 +33,7 @@ func TestReady(t *testing.T) {
 	ctx := context.Background()
 	n := node("a")
 	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionFalse}}
-	c := fakeClient(n, node("b"))
+	c := fakecluster.Client(n, node("b"))
 	if ok, state, _ := Ready(ctx, c, "a"); ok || state != "Ready=False" {
 		t.Errorf("a: %v %q", ok, state)
 	}

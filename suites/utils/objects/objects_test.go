@@ -8,19 +8,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/testutil/fakecluster"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 )
-
-func fakeClient(objs ...client.Object) client.Client {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	return fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).Build()
-}
 
 func claim(ns, name string) *corev1.PersistentVolumeClaim {
 	return &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
@@ -36,7 +27,7 @@ func TestManagedBy(t *testing.T) {
 
 func TestDeleteClaimsKeepsOtherPrefixes(t *testing.T) {
 	ctx := context.Background()
-	c := fakeClient(claim("db", "data-standin-0"), claim("db", "data-standin-1"), claim("db", "df-test-0"), claim("other", "data-standin-0"))
+	c := fakecluster.Client(claim("db", "data-standin-0"), claim("db", "data-standin-1"), claim("db", "df-test-0"), claim("other", "data-standin-0"))
 	DeleteClaims(ctx, c, "db", "data-standin-")
 	var left corev1.PersistentVolumeClaimList
 	if err := c.List(ctx, &left); err != nil {
@@ -53,12 +44,12 @@ func TestDeleteClaimsKeepsOtherPrefixes(t *testing.T) {
 
 func TestDeleteAndForgetMissingObject(t *testing.T) {
 	// Nothing to delete is not an error and does not wait.
-	DeleteAndForget(context.Background(), fakeClient(), claim("db", "gone"))
+	DeleteAndForget(context.Background(), fakecluster.Client(), claim("db", "gone"))
 }
 
 func TestDeleteAndWait(t *testing.T) {
 	ctx := context.Background()
-	c := fakeClient(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "db", Name: "cm"}})
+	c := fakecluster.Client(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "db", Name: "cm"}})
 	ref := &unstructured.Unstructured{}
 	ref.SetAPIVersion("v1")
 	ref.SetKind("ConfigMap")

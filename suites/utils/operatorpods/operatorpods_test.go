@@ -8,19 +8,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/testutil/fakecluster"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
 )
-
-func fakeClient(objs ...client.Object) client.Client {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	return fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).Build()
-}
 
 func pod(ns, name, node string, labels map[string]string, images ...string) *corev1.Pod {
 	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels}, Spec: corev1.PodSpec{NodeName: node}}
@@ -36,7 +28,7 @@ func pod(ns, name, node string, labels map[string]string, images ...string) *cor
 }
 
 func TestListSelectsTheOperatorsPodsOnly(t *testing.T) {
-	c := fakeClient(
+	c := fakecluster.Client(
 		pod(operator.Namespace, "op", "n", Labels),
 		pod(operator.Namespace, "df", "n", map[string]string{"app": "test-cache"}),
 		pod("other", "op-elsewhere", "n", Labels),
@@ -50,7 +42,7 @@ func TestListSelectsTheOperatorsPodsOnly(t *testing.T) {
 func TestImagesNotOnNode(t *testing.T) {
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "kind-control-plane"},
 		Status: corev1.NodeStatus{Images: []corev1.ContainerImage{{Names: []string{"gcr.io/kubebuilder/kube-rbac-proxy:v0.16.0"}}}}}
-	c := fakeClient(node)
+	c := fakecluster.Client(node)
 	pods := []corev1.Pod{
 		*pod(operator.Namespace, "a", "kind-control-plane", nil, "busybox:1", "gcr.io/kubebuilder/kube-rbac-proxy:v0.16.0", "docker.dragonflydb.io/dragonflydb/operator:v1.6.1"),
 		*pod(operator.Namespace, "b", "kind-control-plane", nil, "busybox:1", "docker.dragonflydb.io/dragonflydb/operator:v1.6.1"),
@@ -68,7 +60,7 @@ func TestSetImageChangesTheManagerOnly(t *testing.T) {
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: operator.Namespace, Name: operator.DeploymentName},
 		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{
 			{Name: "kube-rbac-proxy", Image: "proxy:1"}, {Name: "manager", Image: "operator:old"}}}}}}
-	c := fakeClient(d)
+	c := fakecluster.Client(d)
 	if err := SetImage(ctx, c, "operator:new"); err != nil {
 		t.Fatal(err)
 	}

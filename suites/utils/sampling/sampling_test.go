@@ -7,19 +7,15 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/testutil/fakecluster"
 )
 
 func TestPodsSamplesUntilStopped(t *testing.T) {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "db", Name: "df-0",
 		Labels: map[string]string{instance.AppLabel: "df", instance.RoleLabel: "master"}}}
-	c := fake.NewClientBuilder().WithScheme(s).WithObjects(pod).Build()
+	c := fakecluster.Client(pod)
 
 	stop := Pods(context.Background(), c, "db", "df", time.Millisecond)
 	time.Sleep(20 * time.Millisecond)

@@ -11,22 +11,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures/instances"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/standin"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/testutil/fakecluster"
 )
-
-func fakeClient(objs ...client.Object) client.Client {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	return fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).Build()
-}
 
 func TestSelection(t *testing.T) {
 	if got := Selected(""); !slices.Equal(got, []string{DragonflyKey}) {
@@ -96,7 +88,7 @@ func TestDragonflyEditsTheObjectAsAUser(t *testing.T) {
 	u.SetGroupVersionKind(instance.GVK)
 	u.SetNamespace(instances.Namespace)
 	u.SetName("df")
-	c := fakeClient(u)
+	c := fakecluster.Client(u)
 	d := &Dragonfly{Name: "df", Env: &Env{Client: c}}
 	if err := d.AppendArg(ctx, "--maxclients=10001"); err != nil {
 		t.Fatal(err)
@@ -122,7 +114,7 @@ func TestStandInScaleAndTeardown(t *testing.T) {
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: o.Namespace, Name: o.Name + "-0", Labels: o.Labels()}}
 	claim := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: o.Namespace, Name: "data-" + o.Name + "-0"}}
 	other := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: o.Namespace, Name: "df-test-snapshot-0"}}
-	c := fakeClient(svc, sts, pod, claim, other)
+	c := fakecluster.Client(svc, sts, pod, claim, other)
 	s := &StandIn{Options: o, Env: &Env{Client: c}}
 
 	if gone, state, _ := s.PodsGone(ctx); gone || state != "1 pods left" {

@@ -8,10 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/testutil/fakecluster"
 )
 
 func slice(svc string, pods ...string) *discoveryv1.EndpointSlice {
@@ -23,15 +21,9 @@ func slice(svc string, pods ...string) *discoveryv1.EndpointSlice {
 	return s
 }
 
-func fakeClient(objs ...client.Object) client.Client {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	return fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).Build()
-}
-
 func TestPodIsTheOneTheServiceRoutesTo(t *testing.T) {
 	ctx := context.Background()
-	c := fakeClient(slice("one", "df-0"), slice("two", "df-0", "df-1"), slice("none"))
+	c := fakecluster.Client(slice("one", "df-0"), slice("two", "df-0", "df-1"), slice("none"))
 	if p, err := NewForwards(c, nil, nil, "db", "one").Pod(ctx); err != nil || p != "df-0" {
 		t.Errorf("one: %q %v", p, err)
 	}
@@ -44,7 +36,7 @@ func TestPodIsTheOneTheServiceRoutesTo(t *testing.T) {
 }
 
 func TestNoForwardBeforeResolve(t *testing.T) {
-	f := NewForwards(fakeClient(), nil, nil, "db", "one")
+	f := NewForwards(fakecluster.Client(), nil, nil, "db", "one")
 	if f.AddrOf("df-0") != "" {
 		t.Error("no forward was opened")
 	}

@@ -22,9 +22,10 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/operatorpods"
 )
 
-// logLines bounds each log read: the manager logs its start and its denials
-// within the first few hundred lines.
-const logLines = 2000
+// logBytes bounds each log read, which starts at the log's beginning: the
+// manager logs its start and its first denials there, and a tail would lose
+// them behind its reconcile lines.
+const logBytes = 4 << 20
 
 // ReadOperator gathers the evidence upgradecheck judges: the Deployment's
 // availability and, per operator pod, its manager image, readiness, restarts
@@ -85,7 +86,7 @@ func readPod(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod) upgrad
 // podLog is the manager's log, "" when it cannot be read (not started yet).
 func podLog(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, previous bool) string {
 	b, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{
-		Container: operator.ManagerContainer, Previous: previous, TailLines: ptr.To[int64](logLines)}).DoRaw(ctx)
+		Container: operator.ManagerContainer, Previous: previous, LimitBytes: ptr.To[int64](logBytes)}).DoRaw(ctx)
 	if err != nil {
 		return ""
 	}

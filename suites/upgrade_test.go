@@ -285,6 +285,8 @@ func upgradeHop(ctx context.Context, from, to string) {
 			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: fixture.Namespace, Name: in.Name}, df)).To(Succeed())
 			dfs = append(dfs, df)
 		}
+		AddReportEntry("status fields", fmt.Sprintf("CRD at %s declares status.%s; health checks read status.%s", to,
+			strings.Join(upgradecheck.StatusProperties(crd), ", status."), strings.Join(upgradecheck.StatusFields, ", status.")))
 		Expect(upgradecheck.CheckStatusFields(to, crd, dfs)).To(Succeed())
 	})
 	By("the served CRD is the running operator's release", func() {

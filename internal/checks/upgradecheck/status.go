@@ -2,6 +2,7 @@ package upgradecheck
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -71,4 +72,23 @@ func CheckBundle(version, image string, served []string, exact bool) error {
 		}
 	}
 	return fmt.Errorf("the served CRD matches %v (exact %v) but the running operator is %s (image %s): the CRD was left at another release — bump the whole bundle", served, exact, running, image)
+}
+
+// StatusProperties lists the status fields the CRD declares for CRDVersion,
+// sorted (for the report: what each release exposes).
+func StatusProperties(crd *unstructured.Unstructured) []string {
+	vs, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	var out []string
+	for _, v := range vs {
+		m, _ := v.(map[string]any)
+		if m["name"] != CRDVersion {
+			continue
+		}
+		props, _, _ := unstructured.NestedMap(m, "schema", "openAPIV3Schema", "properties", "status", "properties")
+		for p := range props {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

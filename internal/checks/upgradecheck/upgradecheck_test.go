@@ -220,6 +220,12 @@ func df(name, phase string) *unstructured.Unstructured {
 	return u
 }
 
+func TestStatusProperties(t *testing.T) {
+	if got := StatusProperties(crd(true)); !reflect.DeepEqual(got, []string{"isRollingUpdate", "phase"}) {
+		t.Fatalf("StatusProperties = %v", got)
+	}
+}
+
 func TestStatusFieldsPresentPass(t *testing.T) {
 	if err := CheckStatusFields("v1.6.0", crd(true), []*unstructured.Unstructured{df("a", "Ready"), df("b", "ready")}); err != nil {
 		t.Fatal(err)

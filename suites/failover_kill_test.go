@@ -12,11 +12,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures/instances"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/dataset"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/failover"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/takeover"
 )
 
 var _ = Describe("Failover", Label(LabelFailover, labelDataDisruptive), func() {
@@ -60,19 +60,12 @@ var _ = Describe("Failover", Label(LabelFailover, labelDataDisruptive), func() {
 		stopWriter()
 
 		By("counting acknowledged writes missing on the new master (RPO) and verifying the dataset")
-		nf, err := instance.PortForward(ctx, restConfig(), clientset, nm.Namespace, nm.Name, 6379)
+		held, err := takeover.Check(ctx, restConfig(), clientset, nm, log, ds)
 		Expect(err).NotTo(HaveOccurred())
-		defer nf.Close()
-		nc, err := dataset.Connect(ctx, nf.Addr, "", 4)
-		Expect(err).NotTo(HaveOccurred())
-		defer nc.Close()
-		rpo, err := failover.CountRPO(ctx, nc, log)
-		Expect(err).NotTo(HaveOccurred())
+		rpo := held.RPO
 		AddReportEntry(reports.MetricEntry, reports.Metric{Name: "failover RPO (" + instances.Replicated + ", acknowledged writes lost)", Unit: "writes", Better: reports.Lower, Values: []float64{float64(rpo.Lost)}})
 		GinkgoWriter.Printf("old master %s → new master %s: RTO %s, RPO %s\n", old.Name, nm.Name, rto.Round(time.Millisecond), rpo)
 		Expect(rpo.Lost).To(BeZero(), "acknowledged writes lost in the failover: %s", rpo)
-		r, err := dataset.Verify(ctx, nc, ds, dataset.Options{})
-		Expect(err).NotTo(HaveOccurred())
-		Expect(r.Err()).NotTo(HaveOccurred())
+		Expect(held.Dataset.Err()).NotTo(HaveOccurred())
 	}, NodeTimeout(15*time.Minute))
 })

@@ -13,13 +13,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures/instances"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/dataset"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/failover"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/rollout"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
 	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/sampling"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/takeover"
 	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/targets"
 )
 
@@ -89,18 +89,11 @@ var _ = Describe("Rolling update", Label(LabelRollingUpdate, labelDataDisruptive
 		final, err := instance.Discover(ctx, k8s, instances.Namespace, instances.Replicated)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(final.Master).NotTo(BeNil())
-		nf, err := instance.PortForward(ctx, restConfig(), clientset, final.Master.Namespace, final.Master.Name, 6379)
+		held, err := takeover.Check(ctx, restConfig(), clientset, final.Master, log, ds)
 		Expect(err).NotTo(HaveOccurred())
-		defer nf.Close()
-		nc, err := dataset.Connect(ctx, nf.Addr, "", 4)
-		Expect(err).NotTo(HaveOccurred())
-		defer nc.Close()
-		rpo, err := failover.CountRPO(ctx, nc, log)
-		Expect(err).NotTo(HaveOccurred())
+		rpo := held.RPO
 		AddReportEntry(reports.MetricEntry, reports.Metric{Name: "rolling-update takeover RPO (" + instances.Replicated + ", acknowledged writes lost)", Unit: "writes", Better: reports.Lower, Values: []float64{float64(rpo.Lost)}})
 		Expect(rpo.Lost).To(BeZero(), "acknowledged writes lost in the rolling update: %s", rpo)
-		v, err := dataset.Verify(ctx, nc, ds, dataset.Options{})
-		Expect(err).NotTo(HaveOccurred())
-		Expect(v.Err()).NotTo(HaveOccurred())
+		Expect(held.Dataset.Err()).NotTo(HaveOccurred())
 	}, NodeTimeout(15*time.Minute))
 })

@@ -50,10 +50,9 @@ var _ = Describe("Snapshot and restore", Label(LabelSnapshotRestore), func() {
 
 			It("loads the dataset through a port-forward to the master", func(ctx SpecContext) {
 				requireTarget(s)
-				f := forwardMaster(ctx, s, s.Target.DataPort())
-				c, err := dataset.Connect(ctx, f.Addr, "", 4)
+				c, _, closeC, err := s.Connect(ctx, s.Target.DataPort(), 4, time.Time{})
 				Expect(err).NotTo(HaveOccurred())
-				defer c.Close()
+				defer closeC()
 				w, err := dataset.Write(ctx, c, s.DS, dataset.Options{})
 				Expect(err).NotTo(HaveOccurred())
 				s.Loaded = true
@@ -72,10 +71,9 @@ var _ = Describe("Snapshot and restore", Label(LabelSnapshotRestore), func() {
 
 			It("takes periodic snapshots without being asked (cron / save policy)", func(ctx SpecContext) {
 				requireTarget(s)
-				f := forwardMaster(ctx, s, s.Target.AdminPort())
-				c, err := dataset.Connect(ctx, f.Addr, "", 1)
+				c, _, closeC, err := s.Connect(ctx, s.Target.AdminPort(), 1, time.Time{})
 				Expect(err).NotTo(HaveOccurred())
-				defer c.Close()
+				defer closeC()
 				before, err := c.LastSave(ctx).Result()
 				Expect(err).NotTo(HaveOccurred())
 				Expect(c.Set(ctx, "dfe2e:periodic", "1", 0).Err()).To(Succeed())
@@ -155,13 +153,12 @@ var _ = Describe("Snapshot dir off the volume (planted defect)", Label(LabelSnap
 				Skip(blocked)
 			}
 			requireTarget(s)
-			f := forwardMaster(ctx, s, s.Target.DataPort())
-			c, err := dataset.Connect(ctx, f.Addr, "", 2)
+			c, _, closeC, err := s.Connect(ctx, s.Target.DataPort(), 2, time.Time{})
 			Expect(err).NotTo(HaveOccurred())
 			_, err = dataset.Write(ctx, c, s.DS, dataset.Options{})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(c.Save(ctx).Err()).To(Succeed())
-			c.Close()
+			closeC()
 			m, err := s.Target.Master(ctx, time.Time{})
 			Expect(err).NotTo(HaveOccurred())
 			since := time.Now()

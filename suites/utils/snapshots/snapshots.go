@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures/instances"
@@ -80,6 +81,22 @@ func (r *Run) Forward(ctx context.Context, port int, since time.Time) (*instance
 	return f, m, nil
 }
 
+// Connect opens a dataset client of pool connections to the target's
+// current master on port (served from a container started after since),
+// through a port-forward; closeAll closes both.
+func (r *Run) Connect(ctx context.Context, port, pool int, since time.Time) (c *redis.Client, master *corev1.Pod, closeAll func(), err error) {
+	m, err := r.Target.Master(ctx, since)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, closeAll, err = instance.Connect(ctx, r.Env.Config, r.Env.Clientset, m, port, pool)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r.PodNode = m.Spec.NodeName
+	return c, m, closeAll, nil
+}
+
 // Survived waits for the target to serve again after a disruption at since,
 // records the time to Ready, and verifies the dataset: nil when no key was
 // lost, else an error naming the lost keys and where the snapshot dir lives.
@@ -95,16 +112,11 @@ func (r *Run) Survived(ctx context.Context, kind, detail string, since time.Time
 	r.Metric(reports.Metric{Name: fmt.Sprintf("%s: time to Ready after %s", t.Label(), kind), Unit: "s",
 		Better: reports.Lower, Values: []float64{ready.Seconds()}})
 	r.Env.Logf("%s: Ready %s after %s (pod %s)\n", t.Label(), ready.Round(100*time.Millisecond), disruption, m.Name)
-	f, err := instance.PortForward(ctx, r.Env.Config, r.Env.Clientset, m.Namespace, m.Name, t.DataPort())
+	c, closeAll, err := instance.Connect(ctx, r.Env.Config, r.Env.Clientset, m, t.DataPort(), 4)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	c, err := dataset.Connect(ctx, f.Addr, "", 4)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
+	defer closeAll()
 	v, err := dataset.Verify(ctx, c, r.DS, dataset.Options{})
 	if err != nil {
 		return err
@@ -122,16 +134,11 @@ func (r *Run) Survived(ctx context.Context, kind, detail string, since time.Time
 // first: a dir that grows with every snapshot fills the volume.
 func (r *Run) SnapshotsBounded(ctx context.Context) error {
 	t := r.Target
-	f, m, err := r.Forward(ctx, t.AdminPort(), time.Time{})
+	c, m, closeAll, err := r.Connect(ctx, t.AdminPort(), 1, time.Time{})
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	c, err := dataset.Connect(ctx, f.Addr, "", 1)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
+	defer closeAll()
 	if err := t.Save(ctx, c); err != nil {
 		return fmt.Errorf("SAVE on %s: %w", t.Label(), err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/testutil/redistest"
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen/redisserver"
 )
 
@@ -37,12 +38,7 @@ func runLoadCmd(t *testing.T, ctx context.Context, args ...string) (int, string,
 
 func startLoadRedis(t *testing.T, password string) string {
 	t.Helper()
-	s, err := redisserver.Start(context.Background(), redisserver.Options{Password: password})
-	if err != nil {
-		t.Fatalf("starting redis-server: %v", err)
-	}
-	t.Cleanup(s.Stop)
-	return s.Addr
+	return redistest.Start(t, redisserver.Options{Password: password}).Addr
 }
 
 func TestLoadBadInputExits2WithAClearMessage(t *testing.T) {

@@ -9,17 +9,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/testutil/redistest"
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen/redisserver"
 )
 
 func startServer(t *testing.T) *redis.Client {
 	t.Helper()
 	ctx := context.Background()
-	srv, err := redisserver.Start(ctx, redisserver.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
+	srv := redistest.Start(t, redisserver.Options{})
 	c, err := Connect(ctx, srv.Addr, "", 4)
 	if err != nil {
 		t.Fatal(err)

@@ -12,26 +12,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/testutil/redistest"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
-	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen/redisserver"
 )
 
 // shortRecovery sets a short recovery bound, so the stuck-Service defect is
 // proven quickly (and through the same override users have).
 func shortRecovery(t *testing.T) {
 	t.Setenv(config.EnvTimeouts, `{"FailoverRecovered":"2s"}`)
-}
-
-func server(t *testing.T, extra ...string) (*redisserver.Server, *redis.Client) {
-	t.Helper()
-	s, err := redisserver.Start(context.Background(), redisserver.Options{Extra: extra})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1})
-	t.Cleanup(func() { c.Close() })
-	return s, c
 }
 
 // switchable is a Resolver whose answer the test moves, as a Service would.
@@ -67,7 +55,7 @@ func replicaSynced(t *testing.T, replica *redis.Client) {
 // one by one and named.
 func TestCountRPOIsExact(t *testing.T) {
 	shortRecovery(t)
-	s, c := server(t)
+	s, c := redistest.Server(t)
 	ctx, stop := context.WithCancel(context.Background())
 	r := &switchable{}
 	r.set(s.Addr)
@@ -106,9 +94,9 @@ func TestCountRPOIsExact(t *testing.T) {
 // must agree with an independent count (SCAN of the new master).
 func TestPromotedReplicaRTOAndRPO(t *testing.T) {
 	shortRecovery(t)
-	primary, _ := server(t)
+	primary, _ := redistest.Server(t)
 	host, port, _ := net.SplitHostPort(primary.Addr)
-	replica, rc := server(t, "--replicaof", host, port)
+	replica, rc := redistest.Server(t, "--replicaof", host, port)
 	replicaSynced(t, rc)
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -167,8 +155,8 @@ func TestPromotedReplicaRTOAndRPO(t *testing.T) {
 // (2s here), naming the dead address — not hang.
 func TestServiceStuckOnDeadMasterIsDetectedWithinBound(t *testing.T) {
 	shortRecovery(t)
-	primary, _ := server(t)
-	replica, _ := server(t)
+	primary, _ := redistest.Server(t)
+	replica, _ := redistest.Server(t)
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	r := &switchable{}

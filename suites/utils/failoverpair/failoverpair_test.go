@@ -13,7 +13,7 @@ import (
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/standin"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/testutil/fakecluster"
-	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen/redisserver"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/testutil/redistest"
 	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/targets"
 )
 
@@ -28,18 +28,8 @@ func created(t *testing.T) (*Pair, *redis.Client) {
 			t.Fatal(err)
 		}
 	}
-	a, err := redisserver.Start(ctx, redisserver.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Stop)
-	b, err := redisserver.Start(ctx, redisserver.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Stop)
-	bc := redis.NewClient(&redis.Options{Addr: b.Addr, Protocol: 2, DisableIdentity: true})
-	t.Cleanup(func() { bc.Close() })
+	a, _ := redistest.Server(t)
+	_, bc := redistest.Server(t)
 	host, port, _ := strings.Cut(a.Addr, ":")
 	if err := bc.SlaveOf(ctx, host, port).Err(); err != nil {
 		t.Fatal(err)

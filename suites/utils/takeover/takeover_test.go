@@ -14,8 +14,8 @@ import (
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/dataset"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/failover"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/testutil/redistest"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
-	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen/redisserver"
 )
 
 // A server holding the dataset and the writer's acknowledged writes, as the
@@ -23,23 +23,14 @@ import (
 func newMaster(t *testing.T) (*redis.Client, *failover.Log, dataset.Spec) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := redisserver.Start(ctx, redisserver.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
-	c, err := dataset.Connect(ctx, s.Addr, "", 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	s, c := redistest.Server(t)
 	ds := dataset.Spec{Keys: 200, Seed: 7}
 	if _, err := dataset.Write(ctx, c, ds, dataset.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	wctx, stop := context.WithCancel(ctx)
 	log, done := (&failover.Writer{Resolve: func(context.Context) (string, error) { return s.Addr, nil }}).Start(wctx)
-	_, err = wait.ForDuration(ctx, "the writer to log 50 acknowledged writes", 20*time.Second,
+	_, err := wait.ForDuration(ctx, "the writer to log 50 acknowledged writes", 20*time.Second,
 		func(context.Context) (bool, string, error) { return len(log.Acked()) >= 50, "", nil })
 	stop()
 	<-done

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -62,6 +63,25 @@ type saveManifest struct {
 	Config   string
 	RepoTags []string
 	Layers   []string
+}
+
+// extractSave unpacks the docker-save archive at path (with tar, as docker
+// load would read it) and returns the directory and its one manifest entry.
+func extractSave(t *testing.T, path string) (string, saveManifest) {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("tar", "-xf", path, "-C", dir).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var man []saveManifest
+	if err := json.Unmarshal(raw, &man); err != nil || len(man) != 1 {
+		t.Fatalf("manifest.json: %v %s", err, raw)
+	}
+	return dir, man[0]
 }
 
 // readSaveManifest reads the archive at path and decodes its manifest.json.

@@ -29,23 +29,11 @@ func TestDragonflyStandInImage(t *testing.T) {
 	if !strings.HasPrefix(img.Ref, DragonflyStandInRepo+":") || strings.Contains(img.Ref, "dragonflydb") {
 		t.Fatalf("ref %s", img.Ref)
 	}
-	dir := t.TempDir()
-	if out, err := exec.Command("tar", "-xf", img.Archive, "-C", dir).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
+	dir, m := extractSave(t, img.Archive)
+	if len(m.RepoTags) != 1 || m.RepoTags[0] != img.Ref {
+		t.Fatalf("manifest %+v: want the one tag %s", m, img.Ref)
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m []struct {
-		Config   string
-		RepoTags []string
-		Layers   []string
-	}
-	if err := json.Unmarshal(raw, &m); err != nil || len(m) != 1 || len(m[0].RepoTags) != 1 || m[0].RepoTags[0] != img.Ref {
-		t.Fatalf("manifest %s: %v", raw, err)
-	}
-	raw, err = os.ReadFile(filepath.Join(dir, m[0].Config))
+	raw, err := os.ReadFile(filepath.Join(dir, m.Config))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +61,7 @@ func TestDragonflyStandInImage(t *testing.T) {
 		data []byte
 	}
 	files := map[string]entry{}
-	walkLayers(t, dir, m[0].Layers, func(h *tar.Header, tr io.Reader) {
+	walkLayers(t, dir, m.Layers, func(h *tar.Header, tr io.Reader) {
 		var data []byte
 		if h.Name == "usr/local/bin/healthcheck.sh" || h.Name == "etc/passwd" {
 			data, _ = io.ReadAll(tr)
@@ -100,7 +88,7 @@ func TestDragonflyStandInImage(t *testing.T) {
 		t.Errorf("no dfly user: %q", files["etc/passwd"].data)
 	}
 	bin := filepath.Join(t.TempDir(), "entrypoint")
-	extract(t, filepath.Join(dir, m[0].Layers[len(m[0].Layers)-1]), "usr/local/bin/dfe2e-dfstandin", bin)
+	extract(t, filepath.Join(dir, m.Layers[len(m.Layers)-1]), "usr/local/bin/dfe2e-dfstandin", bin)
 	if static, err := IsStatic(bin); err != nil || !static {
 		t.Errorf("the entrypoint in the image is not static: %v", err)
 	}

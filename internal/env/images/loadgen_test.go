@@ -38,17 +38,9 @@ func TestLoadgenImageIsOneStaticBinaryRunAsNobody(t *testing.T) {
 	if img.Ref != LoadgenRepo+":"+sum[:16] {
 		t.Errorf("ref %s; want the binary's hash as tag", img.Ref)
 	}
-	dir := t.TempDir()
-	if out, err := exec.Command("tar", "-xf", img.Archive, "-C", dir).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	var m []struct {
-		Config string
-		Layers []string
-	}
-	raw, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
-	if err := json.Unmarshal(raw, &m); err != nil || len(m) != 1 || len(m[0].Layers) != 1 {
-		t.Fatalf("manifest %s: %v", raw, err)
+	dir, m := extractSave(t, img.Archive)
+	if len(m.Layers) != 1 {
+		t.Fatalf("manifest %+v: want one layer", m)
 	}
 	var cfg struct {
 		Config struct {
@@ -56,13 +48,13 @@ func TestLoadgenImageIsOneStaticBinaryRunAsNobody(t *testing.T) {
 			Entrypoint []string
 		}
 	}
-	raw, _ = os.ReadFile(filepath.Join(dir, m[0].Config))
+	raw, _ := os.ReadFile(filepath.Join(dir, m.Config))
 	json.Unmarshal(raw, &cfg)
 	if cfg.Config.User != "65534:65534" || strings.Join(cfg.Config.Entrypoint, " ") != "/usr/local/bin/dfe2e" {
 		t.Errorf("config user %q entrypoint %v; want 65534:65534 and /usr/local/bin/dfe2e", cfg.Config.User, cfg.Config.Entrypoint)
 	}
 	var names []string
-	walkLayers(t, dir, m[0].Layers[:1], func(h *tar.Header, _ io.Reader) { names = append(names, h.Name) })
+	walkLayers(t, dir, m.Layers[:1], func(h *tar.Header, _ io.Reader) { names = append(names, h.Name) })
 	if got := strings.Join(names, " "); got != "tmp/ usr/ usr/local/ usr/local/bin/ usr/local/bin/dfe2e tmp/.keep" {
 		t.Errorf("layer holds %s; want only the binary and /tmp", got)
 	}

@@ -3,7 +3,6 @@ package images
 import (
 	"archive/tar"
 	"context"
-	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -50,19 +49,8 @@ func TestStandInImageRunsRedisServerAlone(t *testing.T) {
 // unpackImage extracts every layer of a docker-save archive into root.
 func unpackImage(t *testing.T, archive, root string) {
 	t.Helper()
-	dir := t.TempDir()
-	if out, err := exec.Command("tar", "-xf", archive, "-C", dir).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m []struct{ Layers []string }
-	if err := json.Unmarshal(raw, &m); err != nil || len(m) != 1 {
-		t.Fatalf("manifest: %v", err)
-	}
-	walkLayers(t, dir, m[0].Layers, func(h *tar.Header, tr io.Reader) {
+	dir, m := extractSave(t, archive)
+	walkLayers(t, dir, m.Layers, func(h *tar.Header, tr io.Reader) {
 		p := filepath.Join(root, h.Name)
 		switch h.Typeflag {
 		case tar.TypeDir:

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -117,25 +116,13 @@ func dfStandInKey(base, bin string, files []File) (string, error) {
 
 // buildDfStandIn builds ./cmd/dfe2e-dfstandin static into dir.
 func buildDfStandIn(ctx context.Context, mod, dir string, logf Logf) (string, error) {
-	tmp, err := os.CreateTemp(dir, ".dfe2e-dfstandin-")
+	start := time.Now()
+	bin, err := buildCommandIn(ctx, mod, "./cmd/dfe2e-dfstandin", dir)
 	if err != nil {
 		return "", err
 	}
-	tmp.Close()
-	start := time.Now()
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", tmp.Name(), "./cmd/dfe2e-dfstandin")
-	cmd.Dir = mod
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		os.Remove(tmp.Name())
-		return "", fmt.Errorf("go build ./cmd/dfe2e-dfstandin: %w\n%s", err, lastLines(out, 20))
-	}
-	if static, err := IsStatic(tmp.Name()); err != nil || !static {
-		os.Remove(tmp.Name())
-		return "", fmt.Errorf("dfe2e-dfstandin is not a static binary (%v)", err)
-	}
 	logf("built the Dragonfly stand-in entrypoint in %s", time.Since(start).Round(100*time.Millisecond))
-	return tmp.Name(), nil
+	return bin, nil
 }
 
 // dfStandInFiles: the redis stand-in's files (redis-server, redis-cli, their

@@ -3,13 +3,9 @@ package images
 import (
 	"context"
 	"embed"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/contenthash"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/k8sbuild"
 )
 
@@ -87,29 +83,9 @@ func EnsureGitServer(ctx context.Context, root string, logf Logf) (archive, ref 
 	}
 	defer os.RemoveAll(work)
 	bin := filepath.Join(work, "dfe2e-gitserver")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/dfe2e-gitserver")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", "", fmt.Errorf("go build ./cmd/dfe2e-gitserver: %w\n%s", err, lastLines(out, 20))
-	}
-	sum, err := contenthash.File(bin)
-	if err != nil {
+	if err := BuildCommand(ctx, root, "./cmd/dfe2e-gitserver", bin); err != nil {
 		return "", "", err
 	}
-	ref = GitServerRepo + ":" + sum[:16]
-	archive = filepath.Join(k8sbuild.CacheRoot(), "images", "gitserver-"+sum[:16]+".tar")
-	if _, err := os.Stat(archive); err == nil {
-		return archive, ref, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(archive), 0o755); err != nil {
-		return "", "", err
-	}
-	a := Archive{Ref: ref, Files: []File{{Path: "/usr/local/bin/dfe2e-gitserver", Src: bin, Mode: 0o755}, {Path: "/tmp/.keep", Data: []byte{}, Mode: 0o644}},
-		Entrypoint: []string{"/usr/local/bin/dfe2e-gitserver"}, User: "65534:65534"}
-	if err := WriteArchive(a, archive); err != nil {
-		return "", "", err
-	}
-	logf("git server image %s written to %s", ref, strings.TrimPrefix(archive, k8sbuild.CacheRoot()+"/"))
-	return archive, ref, nil
+	b := BinaryImage{Repo: GitServerRepo, Dir: filepath.Join(k8sbuild.CacheRoot(), "images"), Recipe: "gitserver"}
+	return b.Ensure(bin, "dfe2e-gitserver", logf)
 }

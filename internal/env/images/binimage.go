@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/contenthash"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/tail"
 )
 
 // The images of this project's own commands (registry, git server, load
@@ -32,7 +33,7 @@ func BuildCommand(ctx context.Context, moduleDir, pkg, out string) error {
 	cmd.Dir = moduleDir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s in %s failed after %s: %w\n%s", pkg, moduleDir, time.Since(start).Round(time.Second), err, lastLines(b, 20))
+		return fmt.Errorf("go build %s in %s failed after %s: %w\n%s", pkg, moduleDir, time.Since(start).Round(time.Second), err, tail.Lines(string(b), 20))
 	}
 	if static, err := IsStatic(out); err != nil || !static {
 		return fmt.Errorf("%s built at %s is not a static binary (err %v); its image has no libc", pkg, out, err)

@@ -9,11 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/contenthash"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/k8sbuild"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/tail"
 )
 
 // GoTool is a static binary built with `go install <pkg>@<version>` from the
@@ -54,7 +54,7 @@ func EnsureGoTool(ctx context.Context, t GoTool, logf Logf) (string, error) {
 	cmd.Dir = tmp
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOBIN="+gobin, "GOFLAGS=", "GOWORK=off")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go install %s@%s failed after %s: %w\n%s", t.Pkg, t.Version, time.Since(start).Round(time.Second), err, lastLines(out, 30))
+		return "", fmt.Errorf("go install %s@%s failed after %s: %w\n%s", t.Pkg, t.Version, time.Since(start).Round(time.Second), err, tail.Lines(string(out), 30))
 	}
 	built := filepath.Join(gobin, filepath.Base(t.Pkg))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -112,12 +112,4 @@ func EnsurePause(ctx context.Context, logf Logf) (string, error) {
 		return "", fmt.Errorf("gcc -static pause.c: %w: %s", err, b)
 	}
 	return out, os.Rename(out+".partial", out)
-}
-
-func lastLines(b []byte, n int) string {
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/contenthash"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/k8sbuild"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/kindconfig"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/tail"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 )
 
@@ -377,7 +378,7 @@ ln -sfn /usr/lib/cni /opt/cni/bin
 func run(ctx context.Context, name string, args ...string) (string, error) {
 	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
 	if err != nil {
-		return string(out), fmt.Errorf("%s %s: %w: %s", filepath.Base(name), strings.Join(shortArgs(args), " "), err, lastLines(out, 20))
+		return string(out), fmt.Errorf("%s %s: %w: %s", filepath.Base(name), strings.Join(shortArgs(args), " "), err, tail.Lines(string(out), 20))
 	}
 	return string(out), nil
 }
@@ -391,7 +392,7 @@ func runStdin(ctx context.Context, file, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdin = f
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, lastLines(out, 20))
+		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, tail.Lines(string(out), 20))
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/contenthash"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/k8sbuild"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/tail"
 )
 
 // Node root filesystem: Debian bookworm with systemd and Debian's container
@@ -212,7 +213,7 @@ func EnsureRootfs(ctx context.Context, logf Logf) (string, error) {
 	cmd := exec.CommandContext(ctx, "debootstrap", "--variant=minbase", "--cache-dir="+debs,
 		"--include="+strings.Join(rootfsPackages, ","), debianSuite, filepath.Join(work, "root"), mirror)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("debootstrap failed after %s: %w\n%s", time.Since(start).Round(time.Second), err, lastLines(b, 30))
+		return "", fmt.Errorf("debootstrap failed after %s: %w\n%s", time.Since(start).Round(time.Second), err, tail.Lines(string(b), 30))
 	}
 	// Device nodes, package caches and lists are not part of an image.
 	cmd = exec.CommandContext(ctx, "tar", "--numeric-owner", "--xattrs", "-C", filepath.Join(work, "root"),

@@ -20,6 +20,7 @@ import (
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/contenthash"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/tail"
 )
 
 // Pinned versions. Kubernetes 1.34 is the newest whose kubelet still runs on
@@ -222,18 +223,10 @@ func GoBuild(ctx context.Context, mod fs.FS, what, ldflags, out string, pkgs []s
 	cmd.Dir = work
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build of %s failed after %s: %w\n%s", what, time.Since(start).Round(time.Second), err, tail(b, 40))
+		return fmt.Errorf("go build of %s failed after %s: %w\n%s", what, time.Since(start).Round(time.Second), err, tail.Lines(string(b), 40))
 	}
 	logf("built %s in %s", what, time.Since(start).Round(time.Second))
 	return nil
-}
-
-func tail(b []byte, n int) string {
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 func contains(list []string, s string) bool {

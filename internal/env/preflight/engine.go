@@ -6,7 +6,6 @@
 package preflight
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/k8sbuild"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/tail"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 )
 
@@ -205,7 +205,7 @@ func AptInstall(ctx context.Context, logf Logf, pkgs ...string) error {
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("apt-get %s: %w\n%s", strings.Join(args, " "), err, lastLines(out, 20))
+			return fmt.Errorf("apt-get %s: %w\n%s", strings.Join(args, " "), err, tail.Lines(strings.TrimSpace(string(out)), 20))
 		}
 		return nil
 	}
@@ -244,12 +244,4 @@ func EnsureTools(ctx context.Context, logf Logf, tools map[string]string) error 
 		return nil
 	}
 	return AptInstall(ctx, logf, need...)
-}
-
-func lastLines(b []byte, n int) string {
-	lines := strings.Split(strings.TrimRight(string(bytes.TrimSpace(b)), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

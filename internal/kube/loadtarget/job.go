@@ -20,6 +20,7 @@ import (
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/imagepull"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/podwait"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/tail"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 )
 
@@ -216,7 +217,7 @@ func (r *Runner) Run(ctx context.Context, job *batchv1.Job, length time.Duration
 	if jobFailed != "" && code == -1 {
 		reason = "did not finish: Job " + jobFailed
 	}
-	return log, &FailedError{Job: ns + "/" + name, Pod: pod.Name, ExitCode: code, Reason: reason, LogTail: tail(log, 15)}
+	return log, &FailedError{Job: ns + "/" + name, Pod: pod.Name, ExitCode: code, Reason: reason, LogTail: logTail(log, 15)}
 }
 
 // jobPod is the newest pod of the Job (nil while there is none).
@@ -279,18 +280,16 @@ func exitOf(p *corev1.Pod, container string) (int, string) {
 	return -1, "ended in phase " + string(p.Status.Phase) + " " + p.Status.Reason + " " + p.Status.Message
 }
 
-func tail(b []byte, n int) string {
+// logTail is the last n lines of a loadgen log, without the result bundle
+// (data, not a message).
+func logTail(b []byte, n int) string {
 	var keep []string
-	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
-		if strings.Contains(l, "DFE2E-BUNDLE") {
-			continue // the result bundle is data, not a message
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.Contains(l, "DFE2E-BUNDLE") {
+			keep = append(keep, l)
 		}
-		keep = append(keep, l)
 	}
-	if len(keep) > n {
-		keep = keep[len(keep)-n:]
-	}
-	return strings.Join(keep, "\n")
+	return tail.Lines(strings.Join(keep, "\n"), n)
 }
 
 // Delete deletes the Job and its pods and waits until they are gone

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/imagepull"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/tail"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 )
 
@@ -107,7 +108,7 @@ func (p Pods) Diagnose(ctx context.Context, pods []corev1.Pod) error {
 		if lerr != nil {
 			ce.LogTail = "(log not readable: " + lerr.Error() + ")"
 		} else {
-			ce.LogTail = tail(string(b), logLines)
+			ce.LogTail = tail.Lines(string(b), logLines)
 		}
 	}
 	return err
@@ -132,12 +133,4 @@ func (p Pods) CheckWorkloads(ctx context.Context, ws []Workload) error {
 		}
 	}
 	return blocked
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

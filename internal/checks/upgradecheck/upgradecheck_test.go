@@ -61,10 +61,11 @@ func TestVersionOfImage(t *testing.T) {
 }
 
 // A manager log as controller-runtime writes it (JSON, quotes escaped) and
-// as klog writes it (plain), when the ClusterRole lacks configmaps.
+// as klog writes it (plain; the line the v1.6.0 manager logged on kind under
+// the v1.5.0 ClusterRole), when the ClusterRole lacks configmaps.
 const (
 	jsonForbidden  = `{"level":"error","ts":"2026-12-02T08:00:01Z","logger":"controller-runtime.source.EventHandler","msg":"Failed to watch","error":"failed to list *v1.ConfigMap: configmaps is forbidden: User \"system:serviceaccount:database:dragonfly-operator-controller-manager\" cannot list resource \"configmaps\" in API group \"\" at the cluster scope"}`
-	klogForbidden  = `W1202 08:00:01.000000       1 reflector.go:561] failed to list *v1.ConfigMap: configmaps is forbidden: User "system:serviceaccount:database:dragonfly-operator-controller-manager" cannot list resource "configmaps" in API group "" at the cluster scope`
+	klogForbidden  = `W1202 08:37:06.157229       1 reflector.go:569] pkg/mod/k8s.io/client-go@v0.32.3/tools/cache/reflector.go:251: failed to list *v1.ConfigMap: configmaps is forbidden: User "system:serviceaccount:database:dragonfly-operator-controller-manager" cannot list resource "configmaps" in API group "" at the cluster scope`
 	healthyLog     = `{"level":"info","msg":"successfully acquired lease database/e84b7bb5.dragonflydb.io"}` + "\n" + `{"level":"info","msg":"Starting workers","controller":"dragonfly","worker count":1}`
 	managerV161Img = "docker.dragonflydb.io/dragonflydb/operator:v1.6.1"
 )

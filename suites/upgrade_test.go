@@ -245,6 +245,7 @@ func upgradeHop(ctx context.Context, from, to string) {
 				if err != nil {
 					return err
 				}
+				AddReportEntry("dataset", name+": "+v.String())
 				if err := v.Err(); err != nil {
 					return fmt.Errorf("Dragonfly %s after the hop to %s: %w", name, to, err)
 				}

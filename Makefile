@@ -44,7 +44,7 @@ envtest-assets: ## build (once, cached) kube-apiserver and etcd for the API tier
 	@$(GO) run ./cmd/dfe2e assets envtest
 
 # API_LABELS selects API-tier specs (Ginkgo label filter); DFE2E_TEST_DEPTH (0-4, default 2) their depth.
-API_LABELS ?= install || rbac || admission || selftest
+API_LABELS ?= (install || rbac || admission || selftest) && !upgrade
 # KUBEBUILDER_ASSETS, when set, names the kube-apiserver/etcd to use; unset, the pinned ones
 # are built once into the cache (internal/env/k8sbuild) by a small command that does not link the CLI.
 test-api: ## install/rbac/admission suites + planted-defect self-tests against one real kube-apiserver + etcd (envtest, no Docker)

@@ -3,6 +3,8 @@ package operator
 import (
 	"strconv"
 	"strings"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator/dfapi"
 )
 
 // What the operator needs from the API, in one place: the static RBAC rule
@@ -58,11 +60,11 @@ func (p Permission) Name() string {
 // Needed is what the v1.5.0–v1.6.x manager (and its kube-rbac-proxy sidecar)
 // does against the API, read from the upstream controllers.
 var Needed = []Permission{
-	{Group: "dragonflydb.io", Resource: "dragonflies", Verbs: []string{"get", "list", "watch"}, Scope: AllNamespaces,
+	{Group: dfapi.Group, Resource: dfapi.Resource, Verbs: []string{"get", "list", "watch"}, Scope: AllNamespaces,
 		Reason: "the Dragonfly controller watches Dragonfly objects in every namespace and reads each one it reconciles"},
-	{Group: "dragonflydb.io", Resource: "dragonflies", Subresource: "status", Verbs: []string{"update", "patch"}, Scope: AllNamespaces,
+	{Group: dfapi.Group, Resource: dfapi.Resource, Subresource: "status", Verbs: []string{"update", "patch"}, Scope: AllNamespaces,
 		Reason: "it writes status.phase (ResourcesCreated → Configuring → Ready, RollingUpdate) through the status subresource"},
-	{Group: "dragonflydb.io", Resource: "dragonflies", Subresource: "finalizers", Verbs: []string{"update"}, Scope: AllNamespaces,
+	{Group: dfapi.Group, Resource: dfapi.Resource, Subresource: "finalizers", Verbs: []string{"update"}, Scope: AllNamespaces,
 		Reason: "the objects it creates carry owner references to the Dragonfly; with OwnerReferencesPermissionEnforcement that needs update on the owner's finalizers"},
 	{Group: "apps", Resource: "statefulsets", Verbs: []string{"get", "list", "watch", "create", "update"}, Scope: AllNamespaces,
 		Reason: "it creates one StatefulSet per Dragonfly, updates it on every spec change, and owns (watches) it"},

@@ -9,6 +9,7 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/admissioncheck"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/finding"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator/dfapi"
 )
 
 var _ = Describe("Admission of Dragonfly objects", Label(LabelAdmission, LabelAPITier), func() {
@@ -24,7 +25,7 @@ var _ = Describe("Admission of Dragonfly objects", Label(LabelAdmission, LabelAP
 	DescribeTable("a Dragonfly is admitted as the CRD promises",
 		func(ctx SpecContext, k admissioncheck.Case) {
 			By("checking that a server-side dry run with strict field validation is "+string(k.Want), func() {
-				r, err := admissioncheck.Try(ctx, k8s, admissioncheck.DragonflyGVK, operator.Namespace, k)
+				r, err := admissioncheck.Try(ctx, k8s, dfapi.GVK, operator.Namespace, k)
 				Expect(err).NotTo(HaveOccurred())
 				fs := admissioncheck.Judge(r)
 				Expect(finding.Violations(fs)).To(BeEmpty(), finding.Lines(fs))
@@ -42,7 +43,7 @@ var _ = Describe("Admission of Dragonfly objects", Label(LabelAdmission, LabelAP
 		By("checking the bundle's webhook configurations (service refs in "+operator.Namespace+", answering)", func() {
 			var err error
 			fs, err = admissioncheck.CheckWebhooks(ctx, k8s, admissioncheck.WebhookTarget{
-				Objects: bundle.Objects, Namespace: operator.Namespace, ProbeNamespace: operator.Namespace, GVK: admissioncheck.DragonflyGVK,
+				Objects: bundle.Objects, Namespace: operator.Namespace, ProbeNamespace: operator.Namespace, GVK: dfapi.GVK,
 			})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(finding.Violations(fs)).To(BeEmpty(), finding.Lines(fs))

@@ -23,11 +23,11 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux/gitserver"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/imagepull"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/podwait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/static/gitops"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator/dfapi"
 	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/fluxfixture"
 	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/objects"
 	"github.com/dragonfly-e2e/dragonfly-e2e/verdict"
@@ -200,9 +200,9 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 				"supply the operator image and the Dragonfly image it deploys (docker.dragonflydb.io/dragonflydb/dragonfly) with --image-archive, or override the images"))
 		}
 		df := &unstructured.Unstructured{}
-		df.SetGroupVersionKind(instance.GVK)
+		df.SetGroupVersionKind(dfapi.GVK)
 		err := podwait.WaitPods(ctx, podwait.FromReader(k8s).WithLogs(clientset), "Dragonfly database/test-cache to reach phase Ready", wait.DragonflyReady,
-			"database", labels.SelectorFromSet(labels.Set{instance.AppLabel: "test-cache"}), func(ctx context.Context, _ []corev1.Pod) (bool, string, error) {
+			"database", labels.SelectorFromSet(labels.Set{dfapi.AppLabel: "test-cache"}), func(ctx context.Context, _ []corev1.Pod) (bool, string, error) {
 				if err := k8s.Get(ctx, client.ObjectKey{Namespace: "database", Name: "test-cache"}, df); err != nil {
 					return false, err.Error(), nil
 				}

@@ -19,6 +19,7 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/rbaccheck"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator/dfapi"
 	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/mutants"
 )
 
@@ -96,7 +97,7 @@ var _ = Describe("Planted defects at the API level", Label(LabelSelfTest, LabelA
 		applyAside(ctx, objs)
 
 		By("checking that the webhook check fails and names the service in "+operator.UpstreamNamespace, func() {
-			fs, err := admissioncheck.CheckWebhooks(ctx, k8s, admissioncheck.WebhookTarget{Objects: objs, Namespace: operator.Namespace, ProbeNamespace: sel, GVK: admissioncheck.DragonflyGVK})
+			fs, err := admissioncheck.CheckWebhooks(ctx, k8s, admissioncheck.WebhookTarget{Objects: objs, Namespace: operator.Namespace, ProbeNamespace: sel, GVK: dfapi.GVK})
 			Expect(err).NotTo(HaveOccurred())
 			GinkgoWriter.Print(finding.Lines(fs))
 			Expect(messages(fs)).To(ContainSubstring("calls Service " + operator.UpstreamNamespace + "/dragonfly-operator-webhook-service, outside the operator's namespace " + operator.Namespace))
@@ -110,13 +111,13 @@ var _ = Describe("Planted defects at the API level", Label(LabelSelfTest, LabelA
 
 		By("waiting for the API server to call the new webhook (it reads webhook configurations through an informer)", func() {
 			_, err := wait.For(ctx, "webhook of "+objs[1].GetName()+" to intercept Dragonfly creates in "+sel, wait.WebhookEffective, func(ctx context.Context) (bool, string, error) {
-				err := k8s.Create(ctx, admissioncheck.Object(admissioncheck.DragonflyGVK, sel, "effect-probe", map[string]any{"replicas": int64(1)}), client.DryRunAll)
+				err := k8s.Create(ctx, admissioncheck.Object(dfapi.GVK, sel, "effect-probe", map[string]any{"replicas": int64(1)}), client.DryRunAll)
 				return err != nil && strings.Contains(err.Error(), "failed calling webhook"), fmt.Sprint(err), nil
 			})
 			Expect(err).NotTo(HaveOccurred())
 		})
 		By("checking that the webhook check fails because the webhook does not answer", func() {
-			fs, err := admissioncheck.CheckWebhooks(ctx, k8s, admissioncheck.WebhookTarget{Objects: objs, Namespace: operator.Namespace, ProbeNamespace: sel, GVK: admissioncheck.DragonflyGVK})
+			fs, err := admissioncheck.CheckWebhooks(ctx, k8s, admissioncheck.WebhookTarget{Objects: objs, Namespace: operator.Namespace, ProbeNamespace: sel, GVK: dfapi.GVK})
 			Expect(err).NotTo(HaveOccurred())
 			GinkgoWriter.Print(finding.Lines(fs))
 			Expect(messages(fs)).To(ContainSubstring("ValidatingWebhookConfiguration/" + sel + "-dragonfly-operator-validating-webhook-configuration: does not answer"))
@@ -127,7 +128,7 @@ var _ = Describe("Planted defects at the API level", Label(LabelSelfTest, LabelA
 		crd, err := mutants.PermissiveCRD(bundle.Objects)
 		Expect(err).NotTo(HaveOccurred())
 		applyAside(ctx, []*unstructured.Unstructured{crd})
-		gvk := schema.GroupVersionKind{Group: mutants.PermissiveGroup, Version: admissioncheck.DragonflyGVK.Version, Kind: admissioncheck.DragonflyGVK.Kind}
+		gvk := schema.GroupVersionKind{Group: mutants.PermissiveGroup, Version: dfapi.GVK.Version, Kind: dfapi.GVK.Kind}
 
 		By("checking that the admission table fails on the pdb rule and on strict field validation", func() {
 			_, fs, err := admissioncheck.Run(ctx, k8s, gvk, operator.Namespace, admissioncheck.Table)

@@ -6,11 +6,13 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures/instances"
-	corev1 "k8s.io/api/core/v1"
 	"os"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures/instances"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -254,16 +256,6 @@ func requireTarget(s *snapshots.Run) {
 	if s.Target.StandIn() != "" {
 		AddReportEntry(reports.StandInEntry, s.Target.StandIn())
 	}
-}
-
-// forwardMaster opens a port-forward to the target's current master on
-// port, closed when the spec ends.
-func forwardMaster(ctx context.Context, s *snapshots.Run, port int) *instance.Forward {
-	GinkgoHelper()
-	f, _, err := s.Forward(ctx, port, time.Time{})
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(f.Close)
-	return f
 }
 
 // replicatedWithDataset deploys the replicated instance (removed when the

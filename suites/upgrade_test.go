@@ -26,10 +26,10 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux/gitserver"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/imagepull"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/static/lint"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator/dfapi"
 	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
 	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/fluxfixture"
 	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/upgrade"
@@ -282,7 +282,7 @@ func upgradeHop(ctx context.Context, from, to string) {
 		var dfs []*unstructured.Unstructured
 		for _, in := range ins {
 			df := &unstructured.Unstructured{}
-			df.SetGroupVersionKind(instance.GVK)
+			df.SetGroupVersionKind(dfapi.GVK)
 			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: fixture.Namespace, Name: in.Name}, df)).To(Succeed())
 			dfs = append(dfs, df)
 		}

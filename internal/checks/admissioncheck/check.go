@@ -24,9 +24,6 @@ const (
 	CheckWebhookAnswers   = "admission.webhook-answers"
 )
 
-// DragonflyGVK is the kind the table is created as.
-var DragonflyGVK = schema.GroupVersionKind{Group: "dragonflydb.io", Version: "v1alpha1", Kind: "Dragonfly"}
-
 // Result is what admission did with one case.
 type Result struct {
 	Case     Case

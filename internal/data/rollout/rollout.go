@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator/dfapi"
 )
 
 // RevisionLabel is the StatefulSet controller's revision label on a pod.
@@ -156,13 +157,13 @@ func Judge(samples []Sample, oldRev, newRev string, replicas int) Result {
 // Take reads the instance's pods once.
 func Take(ctx context.Context, c client.Client, ns, name string) (Sample, error) {
 	var pods corev1.PodList
-	if err := c.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{instance.AppLabel: name}); err != nil {
+	if err := c.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{dfapi.AppLabel: name}); err != nil {
 		return Sample{}, err
 	}
 	s := Sample{At: time.Now()}
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		s.Pods = append(s.Pods, Pod{Name: p.Name, UID: string(p.UID), Revision: p.Labels[RevisionLabel], Role: p.Labels[instance.RoleLabel],
+		s.Pods = append(s.Pods, Pod{Name: p.Name, UID: string(p.UID), Revision: p.Labels[RevisionLabel], Role: p.Labels[dfapi.RoleLabel],
 			Ready: instance.PodReady(p), Deleting: p.DeletionTimestamp != nil})
 	}
 	sort.Slice(s.Pods, func(i, j int) bool { return s.Pods[i].Name < s.Pods[j].Name })

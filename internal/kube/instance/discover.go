@@ -13,26 +13,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator/dfapi"
 )
-
-// The operator's signals (upstream v1.6.x).
-const (
-	// RoleLabel is set by the operator on every Dragonfly pod.
-	RoleLabel   = "role"
-	RoleMaster  = "master"
-	RoleReplica = "replica"
-	// AppLabel selects an instance's pods (value: the Dragonfly's name).
-	AppLabel = "app"
-	// MasterIPAnnotation is where the operator records the master's IP.
-	MasterIPAnnotation = "operator.dragonflydb.io/masterIP"
-)
-
-// GVK of the Dragonfly custom resource.
-var GVK = schema.GroupVersionKind{Group: "dragonflydb.io", Version: "v1alpha1", Kind: "Dragonfly"}
 
 // Roles is what Discover found.
 type Roles struct {
@@ -74,14 +59,14 @@ func (r Roles) Ready() (bool, string) {
 func Discover(ctx context.Context, c client.Client, ns, name string) (Roles, error) {
 	var r Roles
 	df := &unstructured.Unstructured{}
-	df.SetGroupVersionKind(GVK)
+	df.SetGroupVersionKind(dfapi.GVK)
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, df); err != nil {
 		return r, fmt.Errorf("Dragonfly %s/%s: %w", ns, name, err)
 	}
 	r.Phase, _, _ = unstructured.NestedString(df.Object, "status", "phase")
 	r.Replicas, _, _ = unstructured.NestedInt64(df.Object, "spec", "replicas")
 	var pods corev1.PodList
-	if err := c.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{AppLabel: name}); err != nil {
+	if err := c.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{dfapi.AppLabel: name}); err != nil {
 		return r, fmt.Errorf("pods of Dragonfly %s/%s: %w", ns, name, err)
 	}
 	var masters []string
@@ -90,11 +75,11 @@ func Discover(ctx context.Context, c client.Client, ns, name string) (Roles, err
 		if p.DeletionTimestamp != nil {
 			continue // a pod on its way out is nobody's master
 		}
-		switch p.Labels[RoleLabel] {
-		case RoleMaster:
+		switch p.Labels[dfapi.RoleLabel] {
+		case dfapi.RoleMaster:
 			masters = append(masters, p.Name)
 			r.Master = &p
-		case RoleReplica:
+		case dfapi.RoleReplica:
 			r.Others = append(r.Others, p)
 		default:
 			r.Unlabelled = append(r.Unlabelled, p.Name)
@@ -103,7 +88,7 @@ func Discover(ctx context.Context, c client.Client, ns, name string) (Roles, err
 	sort.Slice(r.Others, func(i, j int) bool { return r.Others[i].Name < r.Others[j].Name })
 	if len(masters) > 1 {
 		sort.Strings(masters)
-		return r, fmt.Errorf("Dragonfly %s/%s has %d pods labelled %s=%s (%s): more than one master", ns, name, len(masters), RoleLabel, RoleMaster, strings.Join(masters, ", "))
+		return r, fmt.Errorf("Dragonfly %s/%s has %d pods labelled %s=%s (%s): more than one master", ns, name, len(masters), dfapi.RoleLabel, dfapi.RoleMaster, strings.Join(masters, ", "))
 	}
 	return r, nil
 }

@@ -11,12 +11,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/testutil/fakecluster"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator/dfapi"
 )
 
 func pod(name, role string, ready bool) *corev1.Pod {
-	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "database", Name: name, Labels: map[string]string{AppLabel: "test-replicated"}}}
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "database", Name: name, Labels: map[string]string{dfapi.AppLabel: "test-replicated"}}}
 	if role != "" {
-		p.Labels[RoleLabel] = role
+		p.Labels[dfapi.RoleLabel] = role
 	}
 	st := corev1.ConditionFalse
 	if ready {
@@ -28,7 +29,7 @@ func pod(name, role string, ready bool) *corev1.Pod {
 
 func dragonfly(phase string, replicas int64) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(GVK)
+	u.SetGroupVersionKind(dfapi.GVK)
 	u.SetNamespace("database")
 	u.SetName("test-replicated")
 	_ = unstructured.SetNestedField(u.Object, replicas, "spec", "replicas")
@@ -41,7 +42,7 @@ func dragonfly(phase string, replicas int64) *unstructured.Unstructured {
 // After a failover the master is pod-2: found by its label, not its ordinal.
 func TestMasterIsFoundByRoleLabelNotOrdinal(t *testing.T) {
 	c := fakecluster.Client(dragonfly("Ready", 3),
-		pod("test-replicated-0", RoleReplica, true), pod("test-replicated-1", RoleReplica, true), pod("test-replicated-2", RoleMaster, true))
+		pod("test-replicated-0", dfapi.RoleReplica, true), pod("test-replicated-1", dfapi.RoleReplica, true), pod("test-replicated-2", dfapi.RoleMaster, true))
 	r, err := Discover(context.Background(), c, "database", "test-replicated")
 	if err != nil {
 		t.Fatal(err)
@@ -61,8 +62,8 @@ func TestNotReadyStatesAreNamed(t *testing.T) {
 		want string
 	}{
 		"phase":        {dragonfly("Configuring", 3), nil, `phase "Configuring"`},
-		"no master":    {dragonfly("Ready", 3), []client.Object{pod("test-replicated-0", RoleReplica, true), pod("test-replicated-1", "", true)}, "no pod labelled role=master"},
-		"replica down": {dragonfly("Ready", 3), []client.Object{pod("test-replicated-0", RoleMaster, true), pod("test-replicated-1", RoleReplica, false), pod("test-replicated-2", RoleReplica, true)}, "1 of 2 replicas Ready"},
+		"no master":    {dragonfly("Ready", 3), []client.Object{pod("test-replicated-0", dfapi.RoleReplica, true), pod("test-replicated-1", "", true)}, "no pod labelled role=master"},
+		"replica down": {dragonfly("Ready", 3), []client.Object{pod("test-replicated-0", dfapi.RoleMaster, true), pod("test-replicated-1", dfapi.RoleReplica, false), pod("test-replicated-2", dfapi.RoleReplica, true)}, "1 of 2 replicas Ready"},
 	}
 	for name, tc := range cases {
 		c := fakecluster.Client(append([]client.Object{tc.df}, tc.pods...)...)
@@ -78,7 +79,7 @@ func TestNotReadyStatesAreNamed(t *testing.T) {
 
 // Two pods labelled master: a split brain, reported by name.
 func TestTwoMastersIsAnError(t *testing.T) {
-	c := fakecluster.Client(dragonfly("Ready", 2), pod("test-replicated-0", RoleMaster, true), pod("test-replicated-1", RoleMaster, true))
+	c := fakecluster.Client(dragonfly("Ready", 2), pod("test-replicated-0", dfapi.RoleMaster, true), pod("test-replicated-1", dfapi.RoleMaster, true))
 	_, err := Discover(context.Background(), c, "database", "test-replicated")
 	if err == nil || !strings.Contains(err.Error(), "test-replicated-0, test-replicated-1") {
 		t.Fatalf("got %v, want both masters named", err)

@@ -8,7 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator/dfapi"
 )
 
 // Workload is the set of pods one object runs.
@@ -53,8 +53,8 @@ func Workloads(objs []*unstructured.Unstructured) ([]Workload, error) {
 			if sel, err = metav1.LabelSelectorAsSelector(&ls); err != nil {
 				return nil, fmt.Errorf("%s: spec.selector: %w", ref, err)
 			}
-		case gk.Group == "dragonflydb.io" && gk.Kind == "Dragonfly":
-			sel = labels.SelectorFromSet(labels.Set{instance.AppLabel: o.GetName()})
+		case gk.Group == dfapi.Group && gk.Kind == dfapi.Kind:
+			sel = labels.SelectorFromSet(labels.Set{dfapi.AppLabel: o.GetName()})
 		default:
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/static/gitops"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator/dfapi"
 )
 
 // operatorWorkload is a rendered workload that runs the Dragonfly operator.
@@ -95,7 +96,7 @@ func grantsOnDragonflies(t *gitops.Tree, o *unstructured.Unstructured) bool {
 	for _, r := range roles {
 		for _, rule := range rulesOf(r.Unstructured) {
 			for _, g := range rule.groups {
-				if g == "dragonflydb.io" {
+				if g == dfapi.Group {
 					return true
 				}
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/static/gitops"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator/dfapi"
 )
 
 // TenantExample is the other tenant of the shared namespace named in findings.
@@ -127,7 +128,7 @@ func isDatabaseApp(c *Context, k *gitops.Kustomization) bool {
 		}
 	}
 	for _, o := range k.Objects {
-		if group(o) == "dragonflydb.io" {
+		if group(o) == dfapi.Group {
 			return true
 		}
 	}
@@ -310,7 +311,7 @@ type container struct {
 var dragonflyImageLists = []string{"initContainers", "additionalContainers"}
 
 func containers(o *unstructured.Unstructured) []container {
-	if group(o) == "dragonflydb.io" && o.GetKind() == "Dragonfly" {
+	if group(o) == dfapi.Group && o.GetKind() == dfapi.Kind {
 		var out []container
 		if img, ok, _ := unstructured.NestedString(o.Object, "spec", "image"); ok {
 			out = append(out, container{What: "container", Field: "spec.image", Name: "dragonfly", Image: img})

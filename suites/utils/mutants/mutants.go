@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator/dfapi"
 )
 
 // SelftestLabel marks namespaces and webhook selectors of self-tests.
@@ -135,7 +136,7 @@ func webhookConfig(name, svcNS, svcName, sel string) *unstructured.Unstructured 
 			}},
 			"namespaceSelector": map[string]any{"matchLabels": map[string]any{SelftestLabel: sel}},
 			"rules": []any{map[string]any{
-				"apiGroups": []any{"dragonflydb.io"}, "apiVersions": []any{"v1alpha1"},
+				"apiGroups": []any{dfapi.Group}, "apiVersions": []any{dfapi.Version},
 				"operations": []any{"CREATE", "UPDATE"}, "resources": []any{"dragonflies"},
 			}},
 		}},

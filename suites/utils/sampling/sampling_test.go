@@ -8,13 +8,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/testutil/fakecluster"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator/dfapi"
 )
 
 func TestPodsSamplesUntilStopped(t *testing.T) {
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "db", Name: "df-0",
-		Labels: map[string]string{instance.AppLabel: "df", instance.RoleLabel: "master"}}}
+		Labels: map[string]string{dfapi.AppLabel: "df", dfapi.RoleLabel: "master"}}}
 	c := fakecluster.Client(pod)
 
 	stop := Pods(context.Background(), c, "db", "df", time.Millisecond)

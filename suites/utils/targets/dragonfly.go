@@ -13,6 +13,7 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures/instances"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator/dfapi"
 	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/objects"
 	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/operatorpods"
 )
@@ -69,7 +70,7 @@ func (t *Dragonfly) Deploy(ctx context.Context) (string, error) {
 	if err := t.Env.Client.Create(ctx, u); err != nil {
 		return "", fmt.Errorf("creating Dragonfly %s: %w", t.Name, err)
 	}
-	return PodsBlocked(ctx, t.Env.Client, t.Env.Clientset, instances.Namespace, map[string]string{instance.AppLabel: t.Name}, "Dragonfly "+t.Name)
+	return PodsBlocked(ctx, t.Env.Client, t.Env.Clientset, instances.Namespace, map[string]string{dfapi.AppLabel: t.Name}, "Dragonfly "+t.Name)
 }
 
 func (t *Dragonfly) Master(ctx context.Context, since time.Time) (*corev1.Pod, error) {
@@ -93,7 +94,7 @@ func (t *Dragonfly) Master(ctx context.Context, since time.Time) (*corev1.Pod, e
 
 func (t *Dragonfly) get(ctx context.Context) (*unstructured.Unstructured, error) {
 	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(instance.GVK)
+	u.SetGroupVersionKind(dfapi.GVK)
 	err := t.Env.Client.Get(ctx, client.ObjectKey{Namespace: instances.Namespace, Name: t.Name}, u)
 	return u, err
 }
@@ -122,7 +123,7 @@ func (t *Dragonfly) AppendArg(ctx context.Context, arg string) error {
 
 func (t *Dragonfly) PodsGone(ctx context.Context) (bool, string, error) {
 	var pods corev1.PodList
-	if err := t.Env.Client.List(ctx, &pods, client.InNamespace(instances.Namespace), client.MatchingLabels{instance.AppLabel: t.Name}); err != nil {
+	if err := t.Env.Client.List(ctx, &pods, client.InNamespace(instances.Namespace), client.MatchingLabels{dfapi.AppLabel: t.Name}); err != nil {
 		return false, err.Error(), nil
 	}
 	return len(pods.Items) == 0, fmt.Sprintf("%d pods left", len(pods.Items)), nil
@@ -130,7 +131,7 @@ func (t *Dragonfly) PodsGone(ctx context.Context) (bool, string, error) {
 
 func (t *Dragonfly) Teardown(ctx context.Context) {
 	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(instance.GVK)
+	u.SetGroupVersionKind(dfapi.GVK)
 	u.SetNamespace(instances.Namespace)
 	u.SetName(t.Name)
 	objects.DeleteAndForget(ctx, t.Env.Client, u)

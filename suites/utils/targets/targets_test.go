@@ -16,8 +16,8 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures/instances"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/standin"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/testutil/fakecluster"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator/dfapi"
 )
 
 func TestSelection(t *testing.T) {
@@ -85,7 +85,7 @@ func TestDragonflySnapshotDir(t *testing.T) {
 func TestDragonflyEditsTheObjectAsAUser(t *testing.T) {
 	ctx := context.Background()
 	u := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"replicas": int64(3), "args": []any{"--a=1"}}}}
-	u.SetGroupVersionKind(instance.GVK)
+	u.SetGroupVersionKind(dfapi.GVK)
 	u.SetNamespace(instances.Namespace)
 	u.SetName("df")
 	c := fakecluster.Client(u)

@@ -19,8 +19,8 @@ import (
 	fixture "github.com/dragonfly-e2e/dragonfly-e2e/fixtures/upgrade"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/rollout"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator/dfapi"
 	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/operatorpods"
 )
 
@@ -93,13 +93,13 @@ func dfPod(inst, name, rev, role string, ready bool) *corev1.Pod {
 		st = corev1.ConditionTrue
 	}
 	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: fixture.Namespace, Name: name,
-		Labels: map[string]string{instance.AppLabel: inst, instance.RoleLabel: role, rollout.RevisionLabel: rev}},
+		Labels: map[string]string{dfapi.AppLabel: inst, dfapi.RoleLabel: role, rollout.RevisionLabel: rev}},
 		Status: corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: st}}}}
 }
 
 func dragonfly(name string, replicas int64, phase string) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"replicas": replicas}, "status": map[string]any{"phase": phase}}}
-	u.SetGroupVersionKind(instance.GVK)
+	u.SetGroupVersionKind(dfapi.GVK)
 	u.SetNamespace(fixture.Namespace)
 	u.SetName(name)
 	return u

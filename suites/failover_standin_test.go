@@ -20,21 +20,13 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/standin"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
-	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/failoverpair"
 	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/snapshots"
 )
 
 var _ = Describe("Failover machinery on a stand-in [stand-in: "+standin.Description+"]", Label(LabelFailover), func() {
 	It("measures RTO, counts RPO exactly and sees the Service follow when the replica is promoted (promotion done by the test, not an operator)", func(ctx SpecContext) {
 		atLevel(High)
-		needNodes()
-		p, blocked, err := failoverpair.Start(ctx, dataEnv, instances.Namespace)
-		DeferCleanup(p.Teardown, NodeTimeout(2*time.Minute))
-		Expect(err).NotTo(HaveOccurred())
-		if blocked != "" {
-			Skip(blocked)
-		}
-		AddReportEntry(reports.StandInEntry, standin.Description)
+		p := startFailoverPair(ctx)
 		ac, closeA, err := p.Connect(ctx, p.A)
 		Expect(err).NotTo(HaveOccurred())
 		defer closeA()
@@ -86,14 +78,7 @@ var _ = Describe("Failover machinery on a stand-in [stand-in: "+standin.Descript
 
 	It("detects a Service that keeps pointing at the dead master within "+string(wait.FailoverRecovered)+" (planted defect: no relabel)", Label(LabelDataSelfTest), func(ctx SpecContext) {
 		atLevel(Medium)
-		needNodes()
-		p, blocked, err := failoverpair.Start(ctx, dataEnv, instances.Namespace)
-		DeferCleanup(p.Teardown, NodeTimeout(2*time.Minute))
-		Expect(err).NotTo(HaveOccurred())
-		if blocked != "" {
-			Skip(blocked)
-		}
-		AddReportEntry(reports.StandInEntry, standin.Description)
+		p := startFailoverPair(ctx)
 		bc, closeB, err := p.Connect(ctx, p.B)
 		Expect(err).NotTo(HaveOccurred())
 		defer closeB()

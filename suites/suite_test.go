@@ -28,6 +28,7 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/dataset"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/failover"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/standin"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/cluster"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/static/gitops"
@@ -36,6 +37,7 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
 	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/artifacts"
 	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/clients"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/failoverpair"
 	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/snapshots"
 	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/targets"
 	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/writer"
@@ -256,6 +258,22 @@ func requireTarget(s *snapshots.Run) {
 	if s.Target.StandIn() != "" {
 		AddReportEntry(reports.StandInEntry, s.Target.StandIn())
 	}
+}
+
+// startFailoverPair starts the redis-server failover pair (removed when the
+// spec ends; the spec is blocked when its image cannot be had) and names the
+// stand-in in the report.
+func startFailoverPair(ctx context.Context) *failoverpair.Pair {
+	GinkgoHelper()
+	needNodes()
+	p, blocked, err := failoverpair.Start(ctx, dataEnv, instances.Namespace)
+	DeferCleanup(p.Teardown, NodeTimeout(2*time.Minute))
+	Expect(err).NotTo(HaveOccurred())
+	if blocked != "" {
+		Skip(blocked)
+	}
+	AddReportEntry(reports.StandInEntry, standin.Description)
+	return p
 }
 
 // replicatedWithDataset deploys the replicated instance (removed when the

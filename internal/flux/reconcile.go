@@ -104,14 +104,22 @@ func ReconcileWithSource(ctx context.Context, c client.Client, key client.Object
 // ending early when its status shows a failure retrying will not fix, and
 // when check (optional) reports one (e.g. an image that cannot be pulled).
 func WaitReady(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, key client.ObjectKey, timeout time.Duration, check func(context.Context) error) (Status, time.Duration, error) {
+	return waitOutcome(ctx, c, gvk, key, fmt.Sprintf("%s %s to be Ready", gvk.Kind, key), timeout, Interpret, check)
+}
+
+// waitOutcome polls the object until outcome says Ready (done) or Failed
+// (ends at once with Flux's verdict); check, when set, runs on each poll and
+// ends the wait with its error.
+func waitOutcome(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, key client.ObjectKey, what string, timeout time.Duration,
+	outcome func(Status) Outcome, check func(context.Context) error) (Status, time.Duration, error) {
 	var st Status
-	took, err := wait.ForDuration(ctx, fmt.Sprintf("%s %s to be Ready", gvk.Kind, key), timeout, func(ctx context.Context) (bool, string, error) {
+	took, err := wait.ForDuration(ctx, what, timeout, func(ctx context.Context) (bool, string, error) {
 		var err error
 		st, _, err = Get(ctx, c, gvk, key)
 		if err != nil {
 			return false, err.Error(), nil
 		}
-		switch Interpret(st) {
+		switch outcome(st) {
 		case Ready:
 			return true, st.String(), nil
 		case Failed:
@@ -122,7 +130,7 @@ func WaitReady(ctx context.Context, c client.Client, gvk schema.GroupVersionKind
 				return false, st.String(), err
 			}
 		}
-		return false, st.String(), nil
+		return false, fmt.Sprintf("%s (applied %s)", st, st.LastAppliedRevision), nil
 	})
 	return st, took, err
 }
@@ -151,25 +159,6 @@ func WaitApplied(ctx context.Context, c client.Client, key client.ObjectKey, rev
 	if _, err := RequestReconcile(ctx, c, KustomizationGVK, key); client.IgnoreNotFound(err) != nil {
 		return Status{}, 0, err
 	}
-	var st Status
-	took, err := wait.ForDuration(ctx, fmt.Sprintf("Kustomization %s to apply %s and be Ready", key, revision), timeout, func(ctx context.Context) (bool, string, error) {
-		var err error
-		st, _, err = Get(ctx, c, KustomizationGVK, key)
-		if err != nil {
-			return false, err.Error(), nil
-		}
-		switch AppliedOutcome(st, revision) {
-		case Ready:
-			return true, st.String(), nil
-		case Failed:
-			return false, st.String(), fmt.Errorf("%s", Verdict(st))
-		}
-		if check != nil {
-			if err := check(ctx); err != nil {
-				return false, st.String(), err
-			}
-		}
-		return false, fmt.Sprintf("%s (applied %s)", st, st.LastAppliedRevision), nil
-	})
-	return st, took, err
+	return waitOutcome(ctx, c, KustomizationGVK, key, fmt.Sprintf("Kustomization %s to apply %s and be Ready", key, revision), timeout,
+		func(st Status) Outcome { return AppliedOutcome(st, revision) }, check)
 }

@@ -19,7 +19,7 @@ export DFE2E_FLUX_MANIFESTS
 DFE2E_OPERATOR_IMAGES ?= $(wildcard $(CURDIR)/../shared/images/operator)
 export DFE2E_OPERATOR_IMAGES
 
-.PHONY: all build test test-unit test-api e2e lint bench deps check-deps envtest-assets clean help
+.PHONY: all build test test-unit test-api e2e e2e-upgrade lint bench deps check-deps envtest-assets clean help
 
 all: build
 
@@ -61,6 +61,10 @@ E2E_FLAGS ?=
 e2e: ## the main job: preflight, images (built offline when no registry), kind + local-path, install/RBAC/admission suites, reports
 	$(GO) build -o bin/dfe2e ./cmd/dfe2e
 	exec ./bin/dfe2e e2e --artifacts $(ARTIFACTS) $(E2E_FLAGS)
+
+e2e-upgrade: ## the release gate's upgrade tier alone: Flux installs the oldest pinned operator, each next release is committed and judged (reports in $(ARTIFACTS)/upgrade)
+	$(GO) build -o bin/dfe2e ./cmd/dfe2e
+	exec ./bin/dfe2e e2e --upgrade --skip-install --skip-flux --artifacts $(ARTIFACTS)/upgrade $(E2E_FLAGS)
 
 lint: ## gofmt + go vet
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -43,6 +43,10 @@ but something was blocked (0 with --blocked-ok).`,
 			if offlineErr != nil && !cmd.Flags().Changed("offline") {
 				return badInput(offlineErr)
 			}
+			// Naming a version of the chain asks for the tier that runs it.
+			if cmd.Flags().Changed("upgrade-from") || cmd.Flags().Changed("upgrade-to") {
+				o.Upgrade.Run = true
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			o.Logf = progress
@@ -81,10 +85,10 @@ but something was blocked (0 with --blocked-ok).`,
 		"offline copy of the flux2 "+flux.Version+" release manifests (folder with source-controller.yaml, …; env "+config.EnvFluxManifests+"); empty: downloaded from GitHub")
 	fl.StringVar(&o.Flux.LabelFilter, "flux-label-filter", "health", "Ginkgo label filter of the Flux tier, run after the install tier")
 	fl.BoolVar(&o.Flux.Skip, "skip-flux", false, "do not run the Flux tier")
-	fl.StringVar(&o.Upgrade.From, "upgrade-from", env.UpgradeFrom, "pinned operator version the upgrade tier installs first (default the oldest pinned, "+upgradecheck.DefaultFrom()+"; env "+config.EnvUpgradeFrom+")")
-	fl.StringVar(&o.Upgrade.To, "upgrade-to", env.UpgradeTo, "pinned operator version the upgrade tier ends at, every pinned release in between a hop (default the newest pinned, "+upgradecheck.DefaultTo()+"; env "+config.EnvUpgradeTo+")")
+	fl.StringVar(&o.Upgrade.From, "upgrade-from", env.UpgradeFrom, "pinned operator version the upgrade tier installs first; implies --upgrade (default the oldest pinned, "+upgradecheck.DefaultFrom()+"; env "+config.EnvUpgradeFrom+")")
+	fl.StringVar(&o.Upgrade.To, "upgrade-to", env.UpgradeTo, "pinned operator version the upgrade tier ends at, every pinned release in between a hop; implies --upgrade (default the newest pinned, "+upgradecheck.DefaultTo()+"; env "+config.EnvUpgradeTo+")")
 	fl.StringVar(&o.Upgrade.LabelFilter, "upgrade-label-filter", e2erun.UpgradeLabel, "Ginkgo label filter of the upgrade tier, run after the Flux tier (the other tiers never select upgrade specs)")
-	fl.BoolVar(&o.Upgrade.Skip, "skip-upgrade", false, "do not run the upgrade tier")
+	fl.BoolVar(&o.Upgrade.Run, "upgrade", false, "also run the upgrade tier after the Flux tier: the operator installed through Flux at --upgrade-from and upgraded release by release to --upgrade-to (the release gate; with --skip-install --skip-flux it runs alone)")
 	fl.BoolVar(&o.SkipInstall, "skip-install", false, "do not run the install/data tier (e.g. to run only the upgrade tier)")
 	fl.IntVar(&o.Repeat, "repeat", 1, "run the selected specs this many times on one cluster; a spec that both passed and failed is a flake, listed first and counted as failed")
 	fl.BoolVar(&blockedOK, "blocked-ok", false, "exit 0 instead of 3 when nothing failed but some specs are blocked (they stay listed as blocked)")

@@ -92,7 +92,10 @@ type UpgradeOptions struct {
 	// newest); every pinned release in between is a hop.
 	From, To    string
 	LabelFilter string
-	Skip        bool
+	// Run adds the tier (after the Flux tier). It is off by default: it
+	// replaces the operator install on purpose and adds minutes, so it is
+	// the release gate's job, not every pull request's.
+	Run bool
 	// chain is From … To, set by Validate.
 	chain []string
 }
@@ -148,7 +151,7 @@ func (o *Options) Validate() error {
 	if _, err := suitesDir(o.Suites); err != nil {
 		return err
 	}
-	if !o.Upgrade.Skip {
+	if o.Upgrade.Run {
 		chain, err := upgradecheck.Chain(o.Upgrade.From, o.Upgrade.To)
 		if err != nil {
 			return err
@@ -158,18 +161,18 @@ func (o *Options) Validate() error {
 			o.Upgrade.LabelFilter = UpgradeLabel
 		}
 	}
-	if o.OperatorImages != "" && !o.Upgrade.Skip {
+	if o.OperatorImages != "" && o.Upgrade.Run {
 		archives, err := images.OperatorArchives(o.OperatorImages)
 		if err != nil {
 			return fmt.Errorf("--operator-images: %w", err)
 		}
 		for _, v := range o.Upgrade.chain {
 			if _, ok := archives[v]; !ok {
-				return fmt.Errorf("--operator-images %s holds no archive of operator %s, which the upgrade %s → %s runs (or --skip-upgrade)", o.OperatorImages, v, o.Upgrade.From, o.Upgrade.To)
+				return fmt.Errorf("--operator-images %s holds no archive of operator %s, which the upgrade %s → %s runs (or leave out --upgrade)", o.OperatorImages, v, o.Upgrade.From, o.Upgrade.To)
 			}
 		}
 	}
-	if !o.Flux.Skip || !o.Upgrade.Skip {
+	if !o.Flux.Skip || o.Upgrade.Run {
 		if o.Flux.Manifests != "" {
 			abs, err := filepath.Abs(o.Flux.Manifests)
 			if err != nil {
@@ -180,7 +183,7 @@ func (o *Options) Validate() error {
 				return err
 			}
 		} else if o.Offline {
-			return fmt.Errorf("--offline needs --flux-manifests (or %s): the Flux %s release manifests cannot be downloaded offline (the Flux and upgrade tiers install Flux; --skip-flux --skip-upgrade need none)", config.EnvFluxManifests, flux.Version)
+			return fmt.Errorf("--offline needs --flux-manifests (or %s): the Flux %s release manifests cannot be downloaded offline (the Flux and upgrade tiers install Flux; --skip-flux without --upgrade needs none)", config.EnvFluxManifests, flux.Version)
 		}
 	}
 	art, err := filepath.Abs(o.Artifacts)
@@ -335,7 +338,7 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 		}
 		p.Tiers = append(p.Tiers, ft)
 	}
-	if !o.Upgrade.Skip {
+	if o.Upgrade.Run {
 		ut := Tier{Name: "upgrade", LabelFilter: o.Upgrade.LabelFilter, Report: filepath.Join(o.Artifacts, "e2e-upgrade.json")}
 		ut.Before = fluxImageSteps("upgrade")
 		ut.Run = func(ctx context.Context, report string) error {
@@ -372,7 +375,7 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 		if air.standIn != "" {
 			env = append(env, "stand-in="+air.standIn)
 		}
-		if !o.Upgrade.Skip {
+		if o.Upgrade.Run {
 			env = append(env, "upgrade="+strings.Join(o.Upgrade.chain, " → "))
 		}
 		if set != nil {

@@ -22,7 +22,7 @@ type fluxImages struct {
 
 func startFluxImages(ctx context.Context, o Options, logf func(string, ...any)) *fluxImages {
 	fi := &fluxImages{done: make(chan struct{})}
-	if o.Flux.Skip && o.Upgrade.Skip {
+	if o.Flux.Skip && !o.Upgrade.Run {
 		close(fi.done)
 		return fi
 	}

@@ -34,23 +34,23 @@ func TestOtherTiersNeverSelectUpgradeSpecs(t *testing.T) {
 }
 
 func TestBadUpgradeVersionNamesThePinnedOnes(t *testing.T) {
-	o := Options{Repeat: 1, Suites: "./suites", Artifacts: t.TempDir(), Flux: FluxOptions{Skip: true}, Upgrade: UpgradeOptions{From: "v1.4.0"}}
+	o := Options{Repeat: 1, Suites: "./suites", Artifacts: t.TempDir(), Flux: FluxOptions{Skip: true}, Upgrade: UpgradeOptions{Run: true, From: "v1.4.0"}}
 	err := o.Validate()
 	if err == nil || !strings.Contains(err.Error(), "--upgrade-from") || !strings.Contains(err.Error(), "v1.5.0, v1.6.0, v1.6.1") {
 		t.Fatalf("--upgrade-from v1.4.0: %v", err)
 	}
-	o = Options{Repeat: 1, Suites: "./suites", Artifacts: t.TempDir(), Flux: FluxOptions{Skip: true}, Upgrade: UpgradeOptions{Skip: true}, Offline: true}
+	o = Options{Repeat: 1, Suites: "./suites", Artifacts: t.TempDir(), Flux: FluxOptions{Skip: true}, Offline: true}
 	if err := o.Validate(); err != nil {
-		t.Fatalf("--skip-flux --skip-upgrade --offline needs no Flux manifests: %v", err)
+		t.Fatalf("--skip-flux --offline without --upgrade needs no Flux manifests: %v", err)
 	}
-	o.Upgrade.Skip = false
+	o.Upgrade.Run = true
 	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "--flux-manifests") {
 		t.Fatalf("the upgrade tier offline without Flux manifests: %v", err)
 	}
 }
 
 func TestUpgradeTierIsToldItsVersionsAndImages(t *testing.T) {
-	o := Options{Artifacts: "/a", Flux: FluxOptions{Manifests: "/flux"}, Upgrade: UpgradeOptions{From: "v1.5.0", To: "v1.6.1"}}
+	o := Options{Artifacts: "/a", Flux: FluxOptions{Manifests: "/flux"}, Upgrade: UpgradeOptions{Run: true, From: "v1.5.0", To: "v1.6.1"}}
 	s := upgradeSettings(suiteSettings(config.Settings{}, o, "kc", airGap{}), o, "dfe2e.local/gitserver:1")
 	env := s.ChildEnv()
 	for _, want := range []string{"DFE2E_UPGRADE_FROM=v1.5.0", "DFE2E_UPGRADE_TO=v1.6.1", "DFE2E_GITSERVER_IMAGE=dfe2e.local/gitserver:1", "DFE2E_FLUX_MANIFESTS=/flux"} {

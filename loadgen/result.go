@@ -12,7 +12,10 @@ type Result struct {
 	// ServerInfo is the server's own identification (INFO server: redis_version / dragonfly_version).
 	ServerInfo string `json:"serverInfo,omitempty"`
 	// StandIn is set when the target is a stand-in for Dragonfly (e.g. "redis-server, unmanaged — not Dragonfly").
-	StandIn  string    `json:"standIn,omitempty"`
+	StandIn string `json:"standIn,omitempty"`
+	// Scenario is the named scenario this run played (dfe2e load --scenario);
+	// reports group and compare runs by it when set.
+	Scenario string    `json:"scenario,omitempty"`
 	Workload Workload  `json:"workload"`
 	Start    time.Time `json:"start"`
 	End      time.Time `json:"end"`
@@ -40,6 +43,10 @@ type Result struct {
 
 	// ClientCPUSeconds is user+system CPU time the generator process spent in the measured phase.
 	ClientCPUSeconds float64 `json:"clientCpuSeconds"`
+
+	// Knee is set by a --find-max run: every open-loop step it took and the
+	// highest rate that met the SLO. The run's own fields are that step's.
+	Knee *Knee `json:"knee,omitempty"`
 }
 
 // Percentiles are latencies in microseconds.

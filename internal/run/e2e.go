@@ -269,6 +269,14 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 			return air.collect(ctx, o, logf)
 		}},
 		Step{"registry: start and push every image", func(ctx context.Context) (string, error) {
+			// The registry is named after the cluster: a cluster of that name
+			// is another run's (or a kept one), whose registry must not be replaced.
+			free := kindconfig.New(kindconfig.Options{Name: o.Cluster, Reuse: o.Reuse, Docker: eng.Docker}).CheckFree()
+			if errors.Is(free, kindconfig.ErrExists) {
+				return "", BadInput(free)
+			} else if free != nil {
+				return "", free
+			}
 			return air.start(ctx, o, eng.Docker, logf)
 		}},
 		Step{"cluster", func(ctx context.Context) (string, error) {

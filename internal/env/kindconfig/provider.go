@@ -102,6 +102,34 @@ func (c *Cluster) CleanupCommand() string {
 	return fmt.Sprintf("docker rm -f -v $(docker ps -aq --filter label=io.x-k8s.kind.cluster=%s); docker network rm %s", c.o.Name, kindNetwork)
 }
 
+// exists reports whether a kind cluster of this name is there.
+func (c *Cluster) exists() (bool, error) {
+	existing, err := c.kind.List()
+	if err != nil {
+		return false, fmt.Errorf("listing kind clusters (is the Docker engine running?): %w", err)
+	}
+	for _, n := range existing {
+		if n == c.o.Name {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// CheckFree fails with ErrExists when the cluster exists and reuse was not
+// asked for. A run checks it before it starts anything under the cluster's
+// name (its registry), so a second run never replaces a running one's.
+func (c *Cluster) CheckFree() error {
+	found, err := c.exists()
+	if err != nil {
+		return err
+	}
+	if found && !c.o.Reuse {
+		return fmt.Errorf("%w: %q; delete it (dfe2e cluster delete --name %s) or pass --reuse-cluster", ErrExists, c.o.Name, c.o.Name)
+	}
+	return nil
+}
+
 // ErrExists is returned when the cluster exists and reuse was not asked for.
 var ErrExists = errors.New("kind cluster already exists")
 
@@ -111,16 +139,13 @@ var ErrExists = errors.New("kind cluster already exists")
 // the caller then deletes them (Delete) unless it keeps them for inspection.
 func (c *Cluster) Create(ctx context.Context) error {
 	logf := c.o.logf()
-	existing, err := c.kind.List()
+	found, err := c.exists()
 	if err != nil {
-		return fmt.Errorf("listing kind clusters (is the Docker engine running?): %w", err)
+		return err
 	}
-	for _, n := range existing {
-		if n != c.o.Name {
-			continue
-		}
-		if !c.o.Reuse {
-			return fmt.Errorf("%w: %q; delete it (dfe2e cluster delete --name %s) or pass --reuse-cluster", ErrExists, c.o.Name, c.o.Name)
+	if found {
+		if err := c.CheckFree(); err != nil {
+			return err
 		}
 		logf("reusing existing kind cluster %q", c.o.Name)
 		if err := c.writeKubeconfig(); err != nil {

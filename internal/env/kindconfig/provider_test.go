@@ -105,6 +105,22 @@ func TestExistingClusterNeedsReuse(t *testing.T) {
 	}
 }
 
+// A second run under a live cluster's name must stop before it starts
+// anything named after that cluster (its registry would replace the live one's).
+func TestCheckFreeRefusesALiveClusterName(t *testing.T) {
+	fk := &fakeKind{nodes: map[string]bool{"dfe2e": true}}
+	err := NewWithKind(Options{}, fk).CheckFree()
+	if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), `"dfe2e"`) || !strings.Contains(err.Error(), "--reuse-cluster") {
+		t.Fatalf("CheckFree on a live cluster: %v, want ErrExists naming it and the remedy", err)
+	}
+	if err := NewWithKind(Options{Reuse: true}, fk).CheckFree(); err != nil {
+		t.Fatalf("CheckFree with reuse: %v", err)
+	}
+	if err := NewWithKind(Options{Name: "other"}, fk).CheckFree(); err != nil {
+		t.Fatalf("CheckFree on a free name: %v", err)
+	}
+}
+
 func TestFailedCreateIsReported(t *testing.T) {
 	fk := &fakeKind{nodes: map[string]bool{}, createErr: errors.New("kubeadm init failed")}
 	c := NewWithKind(Options{Name: "x"}, fk)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -49,6 +50,10 @@ type loadFlags struct {
 	cluster                 clusterLoadFlags
 	targetLabel             string
 	workloadJSON            string
+	scenarios, scenarioFile []string
+	findMax                 bool
+	slo                     string
+	stair                   loadgen.Staircase
 }
 
 func init() { root.AddCommand(newLoadCmd()) }
@@ -88,12 +93,29 @@ loadgen image (a static dfe2e, user 65534) is built here and loaded into
 running: it runs in the instance's namespace because the operator's
 NetworkPolicy admits 6379 only from pods of that namespace.
 
-Exit codes: 0 done, 2 bad input (flags, unreachable or non-RESP server, AUTH
-failure), 130 interrupted (partial results written, marked "partial").`,
+--scenario NAME (repeatable, or "all") plays a named scenario: ` + strings.Join(loadgen.BuiltinScenarios(), ", ") + `;
+--scenario-file PATH plays a scenario YAML of your own (same schema). Workload
+flags given explicitly override the scenario's values. Each scenario writes
+into --out/<name>/ and its result.json carries the name, so "dfe2e report
+compare" judges scenario against scenario. A scenario with latency bounds
+fails the run (exit 1) when its corrected p99/p99.9 exceeds them.
+
+--find-max --slo 'p99<=2ms' steps the open-loop rate (--start-rate,
+×--step-factor, each step --step-duration, the workload's seed) until the
+corrected percentile exceeds the bound, the achieved rate falls short of the
+target, or requests fail, and reports the highest rate that met the SLO.
+result.json is that step's run with every step under "knee".
+
+Exit codes: 0 done, 1 a scenario broke a latency bound or no --find-max step
+met the SLO, 2 bad input (flags, scenario files, unreachable or non-RESP
+server, AUTH failure), 130 interrupted (partial results written, marked "partial").`,
 		Example: `  dfe2e load --addr 127.0.0.1:6379 --connections 50 --pipeline 16 --duration 30s --out artifacts/load
   dfe2e load --addr 127.0.0.1:6379 --rate 20000 --ratio 9:1 --key-dist zipf --prefill --warmup 5s --duration 60s
   dfe2e load --emit-job --namespace database --instance test-cache --image dfe2e:dev --duration 60s
   dfe2e load --port-forward database/test-cache:6379 --kubeconfig kc --duration 30s
+  dfe2e load --scenario cache --scenario open-loop --addr 127.0.0.1:6379 --out artifacts/load
+  dfe2e load --scenario all --duration 10s
+  dfe2e load --find-max --slo 'p99<=2ms' --ratio 9:1 --start-rate 5000 --step-factor 1.25 --step-duration 10s
   dfe2e load --job --namespace database --instance test-cache --kind-cluster dfe2e --kubeconfig kc --requests 100000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runLoad(cmd, *f) },
@@ -136,6 +158,7 @@ failure), 130 interrupted (partial results written, marked "partial").`,
 	_ = fl.MarkHidden("target-label")
 	fl.StringVar(&f.workloadJSON, loadtarget.WorkloadFlag, "", "the whole workload as loadgen.Workload JSON, instead of the workload flags (the Job passes it so)")
 	_ = fl.MarkHidden(loadtarget.WorkloadFlag)
+	addScenarioFlags(cmd, f)
 	return cmd, f
 }
 
@@ -211,10 +234,11 @@ func workloadFromJSON(cmd *cobra.Command, raw string) (loadgen.Workload, error) 
 }
 
 func runLoad(cmd *cobra.Command, f loadFlags) error {
-	w, err := workloadFromFlags(cmd, f)
+	plays, err := loadPlays(cmd, f)
 	if err != nil {
 		return badInput(err)
 	}
+	w := plays[0].Workload
 	switch f.stdout {
 	case "table", "json", "none", "bundle":
 	default:
@@ -275,48 +299,76 @@ func runLoad(cmd *cobra.Command, f loadFlags) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	m, err := loadgen.Run(ctx, target, w, opts)
-	if opts.Progress != nil {
+	env := loadEnv{cmd: cmd, f: f, target: target, targetLabel: targetLabel, opts: opts}
+	return env.playAll(ctx, plays, out)
+}
+
+// playOne runs one play into dir and writes its files. It returns the
+// measurement (nil when none was taken) and the exit error, if any.
+func (e loadEnv) playOne(ctx context.Context, p loadPlay, dir string) (*loadgen.Measurement, error) {
+	stderr := e.cmd.ErrOrStderr()
+	var m *loadgen.Measurement
+	var err error
+	if e.f.findMax {
+		onStep := func(s loadgen.KneeStep) {
+			if e.opts.Progress != nil {
+				fmt.Fprint(stderr, "\r\033[K")
+			}
+			fmt.Fprintf(stderr, "dfe2e: %sstep %d at %.0f req/s: %s\n", p.prefix(), s.Step, s.TargetRate, s.Reason)
+		}
+		m, err = loadgen.FindMax(ctx, e.target, p.Workload, e.f.stair, p.SLO, e.opts, onStep)
+	} else {
+		m, err = loadgen.Run(ctx, e.target, p.Workload, e.opts)
+	}
+	if e.opts.Progress != nil {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
 	if err != nil {
 		if loadgen.IsBadInput(err) {
-			return badInput(err)
+			return nil, badInput(fmt.Errorf("%s%w", p.prefix(), err))
 		}
 		if ctx.Err() != nil {
 			fmt.Fprintln(stderr, "dfe2e: interrupted before the measured phase:", err)
-			return withCode(exitInterrupted)
+			return nil, withCode(exitInterrupted)
 		}
-		return failed(err)
+		return nil, failed(err)
 	}
-	if targetLabel != "" {
-		m.Result.Target = targetLabel
+	if e.targetLabel != "" {
+		m.Result.Target = e.targetLabel
 	}
-	files, werr := m.WriteFiles(out)
-	switch f.stdout {
+	m.Result.Scenario = p.Name
+	files, werr := m.WriteFiles(dir)
+	out := e.cmd.OutOrStdout()
+	if p.Name != "" && e.f.stdout == "table" {
+		fmt.Fprintf(out, "== scenario %s ==\n", p.Name)
+	}
+	switch e.f.stdout {
 	case "table":
-		_ = m.WriteTable(cmd.OutOrStdout())
+		_ = m.WriteTable(out)
+		if k := m.Result.Knee; k != nil {
+			_ = writeKneeTable(out, *k)
+		}
 	case "json":
-		_ = m.WriteJSON(cmd.OutOrStdout())
+		_ = m.WriteJSON(out)
 		_ = m.WriteTable(stderr)
 	case "bundle":
 		_ = m.WriteTable(stderr)
 	}
 	if werr != nil {
-		return failed(fmt.Errorf("writing results: %w", werr))
+		return m, failed(fmt.Errorf("writing results: %w", werr))
 	}
-	if f.stdout == "bundle" {
+	if e.f.stdout == "bundle" {
 		// The in-cluster Job: the harness reads the files from the pod log.
-		if err := loadgen.WriteBundle(cmd.OutOrStdout(), out); err != nil {
-			return failed(fmt.Errorf("writing the result bundle: %w", err))
+		if err := loadgen.WriteBundle(out, dir); err != nil {
+			return m, failed(fmt.Errorf("writing the result bundle: %w", err))
 		}
 	}
-	fmt.Fprintf(stderr, "wrote %d files to %s\n", len(files), out)
+	fmt.Fprintf(stderr, "wrote %d files to %s\n", len(files), dir)
 	if m.Result.Partial {
 		fmt.Fprintln(stderr, "dfe2e: interrupted: the results above are partial (result.json has \"partial\": true)")
-		return withCode(exitInterrupted)
+		return m, withCode(exitInterrupted)
 	}
-	return nil
+	return m, nil
 }
 
 // checkAddr keeps load on loopback (a port-forward the harness opened) unless

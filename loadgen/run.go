@@ -103,13 +103,25 @@ func Run(ctx context.Context, t Target, w Workload, o Options) (*Measurement, er
 	}()
 
 	workers := make([]*worker, w.Connections)
-	var wg sync.WaitGroup
 	for i := range workers {
-		wk := &worker{run: r, id: i, conn: conns[i], closeConn: closers[i], errs: map[string]int64{}}
+		wk := &worker{run: r, id: i, conn: conns[i], closeConn: closers[i], errs: map[string]int64{},
+			keys: newKeyChooser(w, i), localSeq: uint64(i)}
 		wk.rec = newRecorder(agg, i, r.measureStart, maxSec, r.open)
 		workers[i] = wk
+	}
+	var wg sync.WaitGroup
+	var evErr error
+	if !goroutinePerConn && eventLoopEligible(r, conns) {
 		wg.Add(1)
-		go func() { defer wg.Done(); wk.loop(ctx) }()
+		go func() {
+			defer wg.Done()
+			evErr = startEventLoops(ctx, r, workers)
+		}()
+	} else {
+		for _, wk := range workers {
+			wg.Add(1)
+			go func() { defer wg.Done(); wk.loop(ctx) }()
+		}
 	}
 	// Interrupt: stop issuing and unblock reads.
 	finished := make(chan struct{})
@@ -132,6 +144,10 @@ func Run(ctx context.Context, t Target, w Workload, o Options) (*Measurement, er
 	cpu0 := <-cpuStart
 	cpu1 := processCPUSeconds()
 	agg.wait()
+	if evErr != nil { // before any request: the sockets could not be handed to epoll
+		return nil, &SetupError{Kind: "unreachable", Addr: t.Addr, Err: evErr,
+			Hint: "the loader could not poll its connections (out of file descriptors?)"}
+	}
 
 	res := Result{
 		Tool: ToolName, Target: t.Addr, ServerInfo: info, Workload: w,
@@ -230,6 +246,10 @@ func dialAll(ctx context.Context, t Target, n int) ([]net.Conn, []func(), error)
 	return conns, closers, nil
 }
 
+// goroutinePerConn forces a goroutine per connection where event loops
+// would drive the run (tests compare both paths).
+var goroutinePerConn bool
+
 // run is the state the connections share.
 type run struct {
 	t                                  Target
@@ -270,6 +290,8 @@ type worker struct {
 	conn      net.Conn
 	closeConn func()
 	rec       *recorder
+	keys      *keyChooser
+	localSeq  uint64 // op-mix position outside the count budget
 
 	answered, gets, sets int64
 	errs                 map[string]int64
@@ -287,14 +309,12 @@ func (wk *worker) loop(ctx context.Context) {
 	r, w := wk.run, wk.run.w
 	tpl := newCommandTemplates(w.ValueSize, w.TTL)
 	mix := newOpMix(w)
-	keys := newKeyChooser(w, wk.id)
 	P := w.Pipeline
 	wbuf := make([]byte, 0, P*len(tpl.set))
 	isGet := make([]bool, P)
 	intended := make([]time.Time, P)
 	rr := newReplyReader(wk.conn, max(16*1024, min(P*(w.ValueSize+16), 1<<20)))
 	countMode := w.Requests > 0
-	localSeq := uint64(wk.id)
 	var interval time.Duration
 	var base time.Time
 	if r.open {
@@ -342,7 +362,7 @@ func (wk *worker) loop(ctx context.Context) {
 			}
 			n = P
 		}
-		seq := localSeq
+		seq := wk.localSeq
 		if measured && countMode {
 			var first uint64
 			if n, first = r.claim(n); n == 0 {
@@ -350,18 +370,9 @@ func (wk *worker) loop(ctx context.Context) {
 			}
 			seq = first
 		} else {
-			localSeq += uint64(n)
+			wk.localSeq += uint64(n)
 		}
-		wbuf = wbuf[:0]
-		for i := 0; i < n; i++ {
-			g := mix.isGet(seq + uint64(i))
-			isGet[i] = g
-			if g {
-				wbuf = tpl.appendGet(wbuf, keys.key())
-			} else {
-				wbuf = tpl.appendSet(wbuf, keys.key())
-			}
-		}
+		wbuf = wk.encode(wbuf[:0], &tpl, mix, isGet[:n], seq)
 		j += int64(n)
 		sent := now
 		if r.open {
@@ -400,19 +411,9 @@ func (wk *worker) loop(ctx context.Context) {
 				}
 				continue
 			}
-			if st == replyError {
-				wk.countErr(measured, serverErrorKind(msg))
-			}
-			if measured {
-				wk.answered++
-				if isGet[got] {
-					wk.gets++
-				} else {
-					wk.sets++
-				}
-				if r.open {
-					wk.rec.record(at.Sub(intended[got]), 1)
-				}
+			wk.account(measured, st, msg, isGet[got])
+			if measured && r.open {
+				wk.rec.record(at.Sub(intended[got]), 1)
 			}
 			run++
 			got++
@@ -420,6 +421,37 @@ func (wk *worker) loop(ctx context.Context) {
 		if got == n {
 			wk.flushRun(measured, at, sent, run)
 		}
+	}
+}
+
+// encode appends one batch of len(isGet) commands, the op of each from the
+// GET:SET cycle at seq onwards, and notes which are GETs for pairing replies.
+func (wk *worker) encode(buf []byte, tpl *commandTemplates, mix opMix, isGet []bool, seq uint64) []byte {
+	for i := range isGet {
+		g := mix.isGet(seq + uint64(i))
+		isGet[i] = g
+		if g {
+			buf = tpl.appendGet(buf, wk.keys.key())
+		} else {
+			buf = tpl.appendSet(buf, wk.keys.key())
+		}
+	}
+	return buf
+}
+
+// account counts one parsed reply to a GET (isGet) or SET request.
+func (wk *worker) account(measured bool, st replyStatus, msg []byte, isGet bool) {
+	if !measured {
+		return
+	}
+	if st == replyError {
+		wk.countErr(measured, serverErrorKind(msg))
+	}
+	wk.answered++
+	if isGet {
+		wk.gets++
+	} else {
+		wk.sets++
 	}
 }
 

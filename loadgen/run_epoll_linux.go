@@ -1,0 +1,399 @@
+//go:build linux
+
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The closed loop over plaintext TCP runs on epoll event loops (one per
+// GOMAXPROCS) instead of a goroutine per connection. Each wakeup reads every
+// ready socket once, parses as many replies as arrived, and writes a
+// connection's next batch in one write as soon as its batch is answered.
+// A goroutine per connection pays, per batch, a read that returns EAGAIN
+// before parking, a goroutine wakeup through the runtime's netpoller and the
+// thread handoffs around blocking syscalls; the profile showed those as most
+// of the loader's CPU. Open loop (timed sends) and TLS keep the goroutine
+// path: pacing needs sub-millisecond sleeps per connection, and TLS records
+// need crypto/tls.
+
+// evTick bounds how long a loop sleeps in epoll_wait: it is how soon a stop,
+// a reply timeout or a re-established connection is noticed.
+const evTick = 100 * time.Millisecond
+
+// eventLoopEligible reports whether every connection can be driven by fd.
+func eventLoopEligible(r *run, conns []net.Conn) bool {
+	if r.open || r.t.TLS != nil {
+		return false
+	}
+	for _, c := range conns {
+		if _, ok := c.(*net.TCPConn); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// detachFD takes a handshaken connection out of the Go runtime: the socket
+// is dup'ed and the net.Conn closed (which unregisters it from the runtime's
+// netpoller, so its events do not wake the scheduler as well). The socket
+// stays open through the duplicate, non-blocking, owned by the caller.
+func detachFD(c net.Conn, closeConn func()) (int, error) {
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		closeConn()
+		return -1, err
+	}
+	fd := -1
+	cerr := rc.Control(func(s uintptr) { fd, err = unix.Dup(int(s)) })
+	closeConn()
+	if cerr != nil {
+		return -1, cerr
+	}
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// fdReader reads a non-blocking socket without entering the scheduler
+// (a non-blocking read never sleeps in the kernel).
+type fdReader struct{ fd int }
+
+func (f *fdReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(f.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return int(n), nil
+}
+
+// writeAll writes b to a non-blocking socket. A full send buffer (rare: a
+// batch is a few KiB) waits for POLLOUT on this socket alone.
+func writeAll(fd int, b []byte, deadline time.Time) error {
+	for len(b) > 0 {
+		n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		if e == 0 {
+			b = b[n:]
+			continue
+		}
+		if e != unix.EAGAIN && e != unix.EINTR {
+			return e
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return os.ErrDeadlineExceeded
+		}
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+		if _, err := unix.Poll(pfd, int(min(wait, evTick)/time.Millisecond)+1); err != nil && err != unix.EINTR {
+			return err
+		}
+	}
+	return nil
+}
+
+// evConn is one connection of an event loop with its batch in flight.
+type evConn struct {
+	wk       *worker
+	idx      int
+	fd       int // -1 while re-establishing
+	rd       fdReader
+	rr       *replyReader
+	wbuf     []byte
+	isGet    []bool
+	n, got   int // batch size, replies parsed
+	measured bool
+	sent     time.Time
+	done     bool
+}
+
+type evReconnect struct {
+	c  *evConn
+	fd int
+}
+
+// evLoop drives conns until each has no more requests to send or the run stops.
+type evLoop struct {
+	r     *run
+	ctx   context.Context
+	epfd  int
+	conns []*evConn
+	live  int
+	reco  chan evReconnect
+	tpl   commandTemplates
+	mix   opMix
+}
+
+// startEventLoops splits the workers over min(GOMAXPROCS, n) loops and
+// returns when every loop has finished. It returns an error only when no
+// loop could be set up at all (before any request was sent).
+func startEventLoops(ctx context.Context, r *run, workers []*worker) error {
+	nl := min(runtime.GOMAXPROCS(0), len(workers))
+	loops := make([]*evLoop, nl)
+	for i := range loops {
+		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		if err != nil {
+			for _, l := range loops[:i] {
+				unix.Close(l.epfd)
+			}
+			return err
+		}
+		loops[i] = &evLoop{r: r, ctx: ctx, epfd: epfd, reco: make(chan evReconnect, len(workers)),
+			tpl: newCommandTemplates(r.w.ValueSize, r.w.TTL), mix: newOpMix(r.w)}
+	}
+	P := r.w.Pipeline
+	for i, wk := range workers {
+		wk.connMu.Lock() // interrupt() may look at conn meanwhile
+		fd, err := detachFD(wk.conn, wk.closeConn)
+		wk.conn = nil
+		wk.connMu.Unlock()
+		if err != nil {
+			for _, l := range loops {
+				l.closeAll()
+			}
+			return err
+		}
+		l := loops[i%nl]
+		c := &evConn{wk: wk, idx: len(l.conns), fd: fd, wbuf: make([]byte, 0, P*len(l.tpl.set)), isGet: make([]bool, P)}
+		c.rd.fd = fd
+		c.rr = newReplyReader(&c.rd, max(16*1024, min(P*(r.w.ValueSize+16), 1<<20)))
+		l.conns = append(l.conns, c)
+		wk.closeConn = func() {
+			if c.fd >= 0 {
+				unix.Close(c.fd)
+				c.fd = -1
+			}
+		}
+	}
+	done := make(chan struct{}, nl)
+	for _, l := range loops {
+		go func() { l.loop(); done <- struct{}{} }()
+	}
+	for range loops {
+		<-done
+	}
+	return nil
+}
+
+func (l *evLoop) closeAll() {
+	for _, c := range l.conns {
+		c.wk.closeConn()
+	}
+	unix.Close(l.epfd)
+}
+
+func (l *evLoop) add(c *evConn) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(c.idx)}
+	return unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &ev)
+}
+
+func (l *evLoop) loop() {
+	defer unix.Close(l.epfd)
+	for _, c := range l.conns {
+		l.live++
+		if err := l.add(c); err != nil {
+			l.fail(c, err)
+			continue
+		}
+		l.issue(c, time.Now())
+	}
+	events := make([]unix.EpollEvent, len(l.conns))
+	lastCheck := time.Now()
+	for l.live > 0 && !l.r.stopped.Load() {
+		n, err := unix.EpollWait(l.epfd, events, int(evTick/time.Millisecond))
+		if err != nil && err != unix.EINTR {
+			// The epoll fd itself failed: nothing more can be read.
+			for _, c := range l.conns {
+				if !c.done && c.fd >= 0 {
+					l.fail(c, err)
+				}
+			}
+			break
+		}
+		for i := 0; i < n; i++ {
+			l.readable(l.conns[events[i].Fd])
+		}
+		if n == 0 || len(l.reco) > 0 || time.Since(lastCheck) >= evTick {
+			lastCheck = l.housekeep()
+		}
+	}
+	for _, c := range l.conns {
+		if !c.done && c.fd >= 0 && c.got < c.n && c.measured { // stopped with a batch in flight
+			c.wk.errs["interrupted"] += int64(c.n - c.got)
+			c.wk.rec.errs += int64(c.n - c.got)
+		}
+		c.wk.rec.done()
+	}
+}
+
+// housekeep re-adds re-established connections and fails batches that
+// waited longer than the reply timeout.
+func (l *evLoop) housekeep() time.Time {
+	for {
+		select {
+		case rc := <-l.reco:
+			c := rc.c
+			c.fd, c.rd.fd = rc.fd, rc.fd
+			c.rr.r, c.rr.w = 0, 0
+			if err := l.add(c); err != nil {
+				l.fail(c, err)
+				continue
+			}
+			l.issue(c, time.Now())
+			continue
+		default:
+		}
+		break
+	}
+	now := time.Now()
+	limit := l.r.t.ReplyTimeout + time.Second
+	for _, c := range l.conns {
+		if !c.done && c.fd >= 0 && c.got < c.n && now.Sub(c.sent) > limit {
+			l.fail(c, os.ErrDeadlineExceeded)
+		}
+	}
+	return now
+}
+
+// issue sends c's next closed-loop batch, or retires c when the run has no
+// more requests for it.
+func (l *evLoop) issue(c *evConn, now time.Time) {
+	r, wk := l.r, c.wk
+	measured := !now.Before(r.measureStart)
+	if r.stopped.Load() || (measured && !r.measureEnd.IsZero() && !now.Before(r.measureEnd)) {
+		l.retire(c)
+		return
+	}
+	n := r.w.Pipeline
+	seq := wk.localSeq
+	if measured && r.w.Requests > 0 {
+		var first uint64
+		if n, first = r.claim(n); n == 0 {
+			l.retire(c)
+			return
+		}
+		seq = first
+	} else {
+		wk.localSeq += uint64(n)
+	}
+	c.wbuf = wk.encode(c.wbuf[:0], &l.tpl, l.mix, c.isGet[:n], seq)
+	c.n, c.got, c.measured, c.sent = n, 0, measured, now
+	if err := writeAll(c.fd, c.wbuf, now.Add(r.t.ReplyTimeout+time.Second)); err != nil {
+		l.fail(c, err)
+	}
+}
+
+func (l *evLoop) retire(c *evConn) {
+	if !c.done {
+		c.done = true
+		c.n, c.got = 0, 0
+		l.live--
+	}
+}
+
+// readable reads once from c and accounts every reply that arrived.
+func (l *evLoop) readable(c *evConn) {
+	if c.done || c.fd < 0 {
+		return
+	}
+	at, err := c.rr.fill()
+	if err != nil {
+		if err == unix.EAGAIN || err == unix.EINTR {
+			return
+		}
+		l.fail(c, err)
+		return
+	}
+	wk := c.wk
+	if c.measured {
+		wk.rec.at(at)
+	}
+	run := 0
+	for c.got < c.n {
+		st, msg, err := c.rr.next()
+		if err != nil {
+			wk.flushRun(c.measured, at, c.sent, run)
+			l.fail(c, err)
+			return
+		}
+		if st == replyIncomplete {
+			break
+		}
+		wk.account(c.measured, st, msg, c.isGet[c.got])
+		run++
+		c.got++
+	}
+	wk.flushRun(c.measured, at, c.sent, run)
+	if c.got == c.n {
+		if c.rr.r != c.rr.w { // bytes beyond the batch's replies: the stream is out of step
+			l.fail(c, errUnsolicited)
+			return
+		}
+		l.issue(c, at)
+	}
+}
+
+var errUnsolicited = errors.New("protocol error: more replies than requests")
+
+// fail counts c's unanswered requests under the failure's kind, closes it
+// and, unless the run is stopping, re-establishes it in the background.
+func (l *evLoop) fail(c *evConn, err error) {
+	wk := c.wk
+	if c.measured && c.got < c.n {
+		kind := connErrorKind(err)
+		if l.r.stopped.Load() {
+			kind = "interrupted"
+		}
+		wk.errs[kind] += int64(c.n - c.got)
+		wk.rec.errs += int64(c.n - c.got)
+	}
+	c.n, c.got = 0, 0
+	if c.fd >= 0 {
+		_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+		unix.Close(c.fd)
+		c.fd = -1
+	}
+	if l.r.stopped.Load() {
+		l.retire(c)
+		return
+	}
+	go func() {
+		backoff := 50 * time.Millisecond
+		for !l.r.stopped.Load() {
+			conn, closer, derr := l.r.t.dialHandshaken(l.ctx)
+			if derr == nil {
+				fd, ferr := detachFD(conn, closer)
+				if ferr == nil {
+					l.reco <- evReconnect{c: c, fd: fd}
+					return
+				}
+			}
+			tm := time.NewTimer(backoff)
+			select {
+			case <-tm.C:
+			case <-l.r.stopCh:
+				tm.Stop()
+			}
+			backoff = min(2*backoff, time.Second)
+		}
+	}()
+}

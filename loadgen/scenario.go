@@ -152,6 +152,10 @@ func ParseScenario(file string, data []byte) (Scenario, error) {
 	if err := errors.Join(errs...); err != nil {
 		return sc, err
 	}
+	if !seen["pipeline"] {
+		// The CLI's default; Workload leaves 0 invalid so a JSON workload must say it.
+		sc.Workload.Pipeline = 1
+	}
 	if err := sc.Workload.WithDefaults().Validate(); err != nil {
 		return sc, fmt.Errorf("scenario file %s: %w", file, err)
 	}

@@ -83,6 +83,10 @@ bounds: {p50: 500us, p99.99: 1s}
 	if sc.Name != "mine" || sc.Description != "all fields" || sc.Bounds["p50"] != 500 || sc.Bounds["p99.99"] != 1e6 {
 		t.Errorf("name/description/bounds: %+v", sc)
 	}
+	sc, err = ParseScenario("min.yaml", []byte("name: min\nrequests: 10\n"))
+	if err != nil || sc.Workload != (Workload{Pipeline: 1, Requests: 10}) {
+		t.Errorf("a minimal scenario takes the CLI's pipeline 1 and leaves the rest to WithDefaults: %+v %v", sc.Workload, err)
+	}
 }
 
 // Each case plants one defect; the error must name the file and the field.

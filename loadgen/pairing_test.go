@@ -187,7 +187,7 @@ func TestPairingCheckCatchesMisPairingParsers(t *testing.T) {
 		sizes []int
 		want  string
 	}{
-		"bulk payload read as a reply": {headerOnly, []int{64}, `reply 2: got error "ERR inside a value", want error "ERR real"`},
+		"bulk payload read as a reply":              {headerOnly, []int{64}, `reply 2: got error "ERR inside a value", want error "ERR real"`},
 		"replies after the first of a read dropped": {firstPerRead, []int{64}, "reply 1 (want OK)"},
 	} {
 		err := checkPairing(in, tc.sizes, 16, want, tc.parse)

@@ -106,6 +106,7 @@ func (r *Report) HTML() string {
 				}
 			}
 			p("</table>\n<div class=\"charts\">\n%s\n%s\n%s\n</div>\n", percentileChart(sc), throughputChart(sc), latencyTimeChart(sc))
+			b.WriteString(kneeHTML(sc))
 		}
 	}
 

@@ -95,12 +95,32 @@ func ScenarioName(w loadgen.Workload) string {
 	return name
 }
 
-// GroupScenarios groups results into scenarios by workload, keeping first-seen order.
+// ResultScenario names the scenario a result belongs to: its named scenario
+// (dfe2e load --scenario) when it has one, else its workload's description.
+// A --find-max result is named by its SLO and its workload without the rate
+// (each search ends at a different rate; what repeats is the search).
+func ResultScenario(r loadgen.Result) string {
+	name := r.Scenario
+	if r.Knee == nil {
+		if name == "" {
+			name = ScenarioName(r.Workload)
+		}
+		return name
+	}
+	if name == "" {
+		w := r.Workload
+		w.Rate = 0
+		name = strings.Replace(ScenarioName(w), "closed loop", "open-loop staircase", 1)
+	}
+	return "find-max " + r.Knee.SLO.String() + ": " + name
+}
+
+// GroupScenarios groups results into scenarios (ResultScenario), keeping first-seen order.
 func GroupScenarios(results []loadgen.Result) []LoadScenario {
 	var out []LoadScenario
 	idx := map[string]int{}
 	for _, r := range results {
-		n := ScenarioName(r.Workload)
+		n := ResultScenario(r)
 		i, ok := idx[n]
 		if !ok {
 			i = len(out)
@@ -121,6 +141,9 @@ func (r *Report) AddLoad(results ...loadgen.Result) {
 	r.Load = GroupScenarios(append(all, results...))
 }
 
+// KindKnee is the metric kind of a --find-max result's highest rate within its SLO.
+const KindKnee = "knee rate"
+
 // loadKinds are the load-derived metrics compare judges, with their direction.
 var loadKinds = []struct {
 	kind, unit string
@@ -136,9 +159,21 @@ var loadKinds = []struct {
 // LoadMetrics derives one metric per kind (ops/s, p50, p99, p99.9) per
 // scenario, one value per repetition, named "<scenario>: <kind>" so that a
 // baseline and a run match scenario by scenario whatever else they hold.
+//
+// A --find-max scenario has one metric instead: the knee, the highest rate
+// that met its SLO (its step's ops/s and latency describe a different rate
+// in every repetition, so comparing them would compare unlike runs).
 func LoadMetrics(scenarios []LoadScenario) []Metric {
 	var out []Metric
 	for _, sc := range scenarios {
+		if len(sc.Runs) > 0 && sc.Runs[0].Knee != nil {
+			m := Metric{Name: sc.Name + ": " + KindKnee, Unit: "ops/s", Better: Higher, Kind: KindKnee, Scenario: sc.Name}
+			for _, run := range sc.Runs {
+				m.Values = append(m.Values, run.Knee.MaxRate)
+			}
+			out = append(out, m)
+			continue
+		}
 		for _, k := range loadKinds {
 			m := Metric{Name: sc.Name + ": " + k.kind, Unit: k.unit, Better: k.better, Kind: k.kind, Scenario: sc.Name}
 			for _, run := range sc.Runs {

@@ -159,3 +159,46 @@ func TestLoadFindMaxAgainstRedis(t *testing.T) {
 		t.Errorf("unmeetable SLO: exit %d, stderr:\n%s", code, stderr)
 	}
 }
+
+// Scenario runs land in --out/<name>/result.json carrying their name, and
+// report compare judges them scenario by scenario.
+func TestLoadScenarioResultsCompareByName(t *testing.T) {
+	addr := startLoadRedis(t, "")
+	dir := t.TempDir()
+	var files []string
+	for _, n := range []string{"alpha", "beta"} {
+		p := filepath.Join(dir, n+".yaml")
+		if err := os.WriteFile(p, []byte("name: "+n+"\nconnections: 2\nrequests: 300\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, "--scenario-file", p)
+	}
+	base, next := filepath.Join(dir, "base"), filepath.Join(dir, "run")
+	for _, out := range []string{base, next} {
+		if code, _, stderr := runLoadCmd(t, context.Background(), append([]string{"--addr", addr, "--out", out, "--stdout", "none"}, files...)...); code != exitOK {
+			t.Fatalf("load into %s: exit %d: %s", out, code, stderr)
+		}
+	}
+	code, out := run(t, reportCompareCmd(), base, next, "--thresholds", writeLooseThresholds(t))
+	if code != exitOK {
+		t.Fatalf("compare: exit %d:\n%s", code, out)
+	}
+	for _, n := range []string{"alpha", "beta"} {
+		if !strings.Contains(out, "\n"+n+":\n") {
+			t.Errorf("compare output does not judge scenario %s:\n%s", n, out)
+		}
+	}
+	if strings.Contains(out, "conn ×") {
+		t.Errorf("named scenarios must not fall back to workload descriptions:\n%s", out)
+	}
+}
+
+// writeLooseThresholds allows any change: this test is about names, not about
+// whether two 300-request runs on a shared machine differ.
+func writeLooseThresholds(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "th.yaml")
+	if err := os.WriteFile(p, []byte("thresholds:\n  default: 100000\n  ops/s: 100000\n  p50: 100000\n  p99: 100000\n  p99.9: 100000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -73,7 +73,7 @@ lint: ## gofmt + go vet
 
 # BENCH_FLAGS e.g. "-reps 3 -requests-p1 50000"; see `go run ./cmd/loadbench -h`.
 BENCH_FLAGS ?=
-bench: check-deps build ## loadgen vs redis-benchmark against a local redis-server (ratios of ops/s and ops per client-CPU-second)
+bench: check-deps build ## loadgen vs redis-benchmark on a local redis-server, 7 interleaved repetitions: spread and ratios of ops/s and ops per client-CPU-second, each over the whole client process
 	$(GO) run ./cmd/loadbench -dfe2e bin/dfe2e -out $(ARTIFACTS)/bench $(BENCH_FLAGS)
 
 clean: ## remove build outputs and artifacts (not the build cache)

@@ -1,9 +1,15 @@
 // Command loadbench compares dfe2e's load generator with redis-benchmark
 // against the same local redis-server (`make bench`): same connections,
 // pipeline depth, keyspace, value size and 1:1 GET:SET mix, interleaved over
-// several repetitions. It prints the ratios loadgen/redis-benchmark of ops/s
-// and of ops per client-CPU-second (user+sys of each client process, from
-// wait4's rusage). loadgen records every request in HDR; redis-benchmark does not.
+// several repetitions. Both tools are measured over the same span, each client
+// process from start to exit: ops/s is the requests over the process's wall
+// time and ops per client-CPU-second the requests over its user+sys CPU (from
+// wait4's rusage). Mixing spans would flatter one side: a tool's self-reported
+// rate leaves out its connection setup and, for loadgen, its result writing,
+// while rusage covers the whole process. loadgen runs without warmup or
+// prefill, so every request it sends is one it counts. It prints each tool's
+// spread (min, median, max) and the per-repetition ratios. loadgen records
+// every request in HDR; redis-benchmark does not.
 //
 // It is a benchmark, not a test: it judges nothing and exits 0 unless a tool fails.
 package main
@@ -34,17 +40,26 @@ type sample struct {
 	Pipeline  int     `json:"pipeline"`
 	Rep       int     `json:"rep"`
 	Requests  int64   `json:"requests"`
-	OpsPerSec float64 `json:"opsPerSec"`
-	CPUSec    float64 `json:"cpuSeconds"` // whole client process, user+sys
+	WallSec   float64 `json:"wallSeconds"` // whole client process, start to exit
+	OpsPerSec float64 `json:"opsPerSec"`   // Requests / WallSec
+	CPUSec    float64 `json:"cpuSeconds"`  // whole client process, user+sys
 	OpsPerCPU float64 `json:"opsPerCpuSecond"`
+	// SelfOpsPerSec is the rate the tool reports over its own measured phase
+	// (kept for reference; not compared: the spans differ between tools).
+	SelfOpsPerSec float64 `json:"selfReportedOpsPerSec"`
+}
+
+func newSample(tool string, requests int64, wall, cpu, self float64) sample {
+	return sample{Tool: tool, Requests: requests, WallSec: wall, OpsPerSec: float64(requests) / wall,
+		CPUSec: cpu, OpsPerCPU: float64(requests) / cpu, SelfOpsPerSec: self}
 }
 
 func main() {
 	dfe2e := flag.String("dfe2e", "bin/dfe2e", "path of the dfe2e binary to benchmark")
-	reps := flag.Int("reps", 5, "repetitions per configuration (tools interleaved)")
+	reps := flag.Int("reps", 7, "repetitions per configuration (tools interleaved)")
 	conns := flag.Int("connections", 50, "connections")
 	pipelines := flag.String("pipelines", "1,16", "pipeline depths to compare")
-	reqP1 := flag.Int64("requests-p1", 200000, "requests per run at pipeline 1 (GET+SET)")
+	reqP1 := flag.Int64("requests-p1", 400000, "requests per run at pipeline 1 (GET+SET)")
 	reqPN := flag.Int64("requests-pn", 2000000, "requests per run at deeper pipelines (GET+SET)")
 	keyspace := flag.Int64("keyspace", 100000, "keyspace (-r)")
 	valueSize := flag.Int("value-size", 64, "value size (-d)")
@@ -84,6 +99,7 @@ func run(dfe2e string, reps, conns int, pipelines string, reqP1, reqPN, keyspace
 	fmt.Printf("redis-server %s (pid %d)%s; %d connections, %d keys, %d B values, GET:SET 1:1, %d repetitions\n",
 		srv.Addr, srv.Pid(), map[bool]string{true: ", server on CPU 0, clients on CPU 1", false: ", unpinned"}[pin],
 		conns, keyspace, valueSize, reps)
+	fmt.Println("span: each client process from start to exit, for both tools (ops/s = requests / process wall time; ops/CPU-s = requests / process user+sys)")
 	// Every key exists before any run, so both tools' GETs hit alike.
 	if err := (loadgen.Target{Addr: srv.Addr}).Prefill(ctx, loadgen.Workload{Keyspace: keyspace, ValueSize: valueSize}); err != nil {
 		return fmt.Errorf("prefill: %w", err)
@@ -123,31 +139,11 @@ func run(dfe2e string, reps, conns int, pipelines string, reqP1, reqPN, keyspace
 				}
 				s.Pipeline, s.Rep = p, rep
 				all = append(all, s)
-				fmt.Printf("  rep %d  %-16s %10.0f ops/s  %6.2f CPU-s  %10.0f ops/CPU-s\n", rep, s.Tool, s.OpsPerSec, s.CPUSec, s.OpsPerCPU)
+				fmt.Printf("  rep %d  %-16s %10.0f ops/s  %6.2f s  %6.2f CPU-s  %10.0f ops/CPU-s\n", rep, s.Tool, s.OpsPerSec, s.WallSec, s.CPUSec, s.OpsPerCPU)
 			}
 		}
 	}
-	fmt.Printf("\n== ratios loadgen / redis-benchmark (median of %d, [min..max] of per-repetition ratios) ==\n", reps)
-	for _, ps := range strings.Split(pipelines, ",") {
-		p, _ := strconv.Atoi(strings.TrimSpace(ps))
-		var thr, eff []float64
-		for rep := 1; rep <= reps; rep++ {
-			var lg, rb sample
-			for _, s := range all {
-				if s.Pipeline == p && s.Rep == rep {
-					if s.Tool == "loadgen" {
-						lg = s
-					} else {
-						rb = s
-					}
-				}
-			}
-			thr = append(thr, lg.OpsPerSec/rb.OpsPerSec)
-			eff = append(eff, lg.OpsPerCPU/rb.OpsPerCPU)
-		}
-		fmt.Printf("  c=%d P=%-3d ops/s %.2fx [%.2f..%.2f]   ops per client-CPU-second %.2fx [%.2f..%.2f]\n",
-			conns, p, median(thr), minOf(thr), maxOf(thr), median(eff), minOf(eff), maxOf(eff))
-	}
+	fmt.Print(summary(all, conns, pipelines, reps))
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -175,7 +171,7 @@ func runLoadgen(pin []string, bin, addr string, conns, p int, n, keyspace int64,
 		"--keyspace", strconv.FormatInt(keyspace, 10), "--value-size", strconv.Itoa(valueSize),
 		"--requests", strconv.FormatInt(n, 10), "--out", dir, "--stdout", "none")
 	var so strings.Builder
-	cpu, _, err := runChild(argv, &so)
+	cpu, wall, err := runChild(argv, &so)
 	if err != nil {
 		return sample{}, err
 	}
@@ -190,17 +186,16 @@ func runLoadgen(pin []string, bin, addr string, conns, p int, n, keyspace int64,
 	if r.Requests != n || len(r.Errors) > 0 || r.Latency.Count != n {
 		return sample{}, fmt.Errorf("loadgen answered %d of %d requests (histogram %d), errors %v", r.Requests, n, r.Latency.Count, r.Errors)
 	}
-	return sample{Tool: "loadgen", Requests: n, OpsPerSec: r.OpsPerSec, CPUSec: cpu, OpsPerCPU: float64(n) / cpu}, nil
+	return newSample("loadgen", n, wall.Seconds(), cpu, r.OpsPerSec), nil
 }
 
-// runRedisBenchmark runs the SET then the GET test with n/2 requests each;
-// its throughput is all requests over the two tests' summed durations.
+// runRedisBenchmark runs the SET then the GET test with n/2 requests each.
 func runRedisBenchmark(pin []string, host, port string, conns, p int, n, keyspace int64, valueSize int) (sample, error) {
 	argv := append(append([]string{}, pin...), "redis-benchmark", "-h", host, "-p", port,
 		"-t", "set,get", "-n", strconv.FormatInt(n/2, 10), "-c", strconv.Itoa(conns), "-P", strconv.Itoa(p),
 		"-d", strconv.Itoa(valueSize), "-r", strconv.FormatInt(keyspace, 10), "--csv")
 	var so strings.Builder
-	cpu, _, err := runChild(argv, &so)
+	cpu, wall, err := runChild(argv, &so)
 	if err != nil {
 		return sample{}, err
 	}
@@ -225,7 +220,53 @@ func runRedisBenchmark(pin []string, host, port string, conns, p int, n, keyspac
 		return sample{}, fmt.Errorf("redis-benchmark printed %d of the SET and GET results:\n%s", tests, so.String())
 	}
 	total := 2 * (n / 2)
-	return sample{Tool: "redis-benchmark", Requests: total, OpsPerSec: float64(total) / secs, CPUSec: cpu, OpsPerCPU: float64(total) / cpu}, nil
+	return newSample("redis-benchmark", total, wall.Seconds(), cpu, float64(total)/secs), nil
+}
+
+// summary prints, per pipeline depth, each tool's spread of ops/s and ops per
+// client-CPU-second and the loadgen/redis-benchmark ratios of the
+// repetitions (each repetition ran both tools back to back).
+func summary(all []sample, conns int, pipelines string, reps int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n== %d repetitions, span: whole client process; median [min..max] ==\n", reps)
+	for _, ps := range strings.Split(pipelines, ",") {
+		p, _ := strconv.Atoi(strings.TrimSpace(ps))
+		by := map[string][]sample{}
+		for _, s := range all {
+			if s.Pipeline == p {
+				by[s.Tool] = append(by[s.Tool], s)
+			}
+		}
+		for _, tool := range []string{"loadgen", "redis-benchmark"} {
+			ss := by[tool]
+			if len(ss) == 0 {
+				continue
+			}
+			thr, eff := field(ss, func(s sample) float64 { return s.OpsPerSec }), field(ss, func(s sample) float64 { return s.OpsPerCPU })
+			fmt.Fprintf(&b, "  c=%d P=%-3d %-16s ops/s %9.0f [%9.0f..%9.0f]   ops/CPU-s %9.0f [%9.0f..%9.0f]\n",
+				conns, p, tool, median(thr), minOf(thr), maxOf(thr), median(eff), minOf(eff), maxOf(eff))
+		}
+		lg, rb := by["loadgen"], by["redis-benchmark"]
+		if len(lg) == 0 || len(lg) != len(rb) {
+			continue
+		}
+		var thr, eff []float64
+		for i := range lg { // both lists are in repetition order
+			thr = append(thr, lg[i].OpsPerSec/rb[i].OpsPerSec)
+			eff = append(eff, lg[i].OpsPerCPU/rb[i].OpsPerCPU)
+		}
+		fmt.Fprintf(&b, "  c=%d P=%-3d loadgen/redis-benchmark  ops/s %.2fx [%.2f..%.2f]   ops/CPU-s %.2fx [%.2f..%.2f]\n",
+			conns, p, median(thr), minOf(thr), maxOf(thr), median(eff), minOf(eff), maxOf(eff))
+	}
+	return b.String()
+}
+
+func field(ss []sample, f func(sample) float64) []float64 {
+	v := make([]float64, len(ss))
+	for i, s := range ss {
+		v[i] = f(s)
+	}
+	return v
 }
 
 func median(v []float64) float64 {

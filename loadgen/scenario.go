@@ -5,6 +5,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path"
@@ -103,7 +104,9 @@ func ParseScenario(file string, data []byte) (Scenario, error) {
 	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
+	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+		return sc, fmt.Errorf("scenario file %s: is empty; give at least name: and duration: (or requests:)", file)
+	} else if err != nil {
 		return sc, fmt.Errorf("scenario file %s: not YAML: %w", file, err)
 	}
 	var extra yaml.Node

@@ -135,6 +135,12 @@ func TestParseScenarioRejectsWithFileAndField(t *testing.T) {
 			}
 		})
 	}
+	if _, err := ParseScenario("my.yaml", nil); err == nil || !strings.Contains(err.Error(), "my.yaml: is empty") {
+		t.Errorf("an empty file: %v", err)
+	}
+	if _, err := ParseScenario("my.yaml", []byte("name: [\n")); err == nil || !strings.Contains(err.Error(), "my.yaml: not YAML") {
+		t.Errorf("broken YAML: %v", err)
+	}
 	if _, err := ParseScenario("my.yaml", []byte("- a\n")); err == nil || !strings.Contains(err.Error(), "must be a mapping") {
 		t.Errorf("a list: %v", err)
 	}

@@ -336,7 +336,7 @@ func (e loadEnv) playOne(ctx context.Context, p loadPlay, dir string) (*loadgen.
 	if e.targetLabel != "" {
 		m.Result.Target = e.targetLabel
 	}
-	m.Result.Scenario = p.Name
+	m.Result.Scenario = p.resultName()
 	files, werr := m.WriteFiles(dir)
 	out := e.cmd.OutOrStdout()
 	if p.Name != "" && e.f.stdout == "table" {

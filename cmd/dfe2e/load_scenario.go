@@ -20,6 +20,19 @@ import (
 type loadPlay struct {
 	loadgen.Scenario // Name "" for a plain flag-built run
 	SLO              loadgen.SLO
+	// Overrides are the flags that changed what the scenario measures
+	// (not its length or seed), as "--flag value".
+	Overrides []string
+}
+
+// resultName is the name result.json carries: the scenario's, plus the
+// overrides that changed it, so report compare never matches a modified
+// scenario against the unmodified one's baseline.
+func (p loadPlay) resultName() string {
+	if p.Name == "" || len(p.Overrides) == 0 {
+		return p.Name
+	}
+	return p.Name + " (" + strings.Join(p.Overrides, " ") + ")"
 }
 
 func (p loadPlay) prefix() string {
@@ -129,7 +142,7 @@ func loadPlays(cmd *cobra.Command, f loadFlags) ([]loadPlay, error) {
 			continue
 		}
 		sc.Workload = w
-		plays = append(plays, loadPlay{Scenario: sc, SLO: slo})
+		plays = append(plays, loadPlay{Scenario: sc, SLO: slo, Overrides: shapeOverrides(cmd)})
 	}
 	return plays, errors.Join(errs...)
 }
@@ -241,6 +254,20 @@ func overrideWorkload(cmd *cobra.Command, f loadFlags, w loadgen.Workload) (load
 		return w, fmt.Errorf("--mode %q is unknown: use closed or open", f.mode)
 	}
 	return w, nil
+}
+
+// shapeFlagNames are the workload flags that change what is measured; the
+// run's length, warmup and seed only change how long and which keys.
+var shapeFlagNames = []string{"mode", "rate", "connections", "pipeline", "ratio", "keyspace", "key-dist", "value-size", "ttl", "prefill"}
+
+func shapeOverrides(cmd *cobra.Command) []string {
+	var out []string
+	for _, n := range shapeFlagNames {
+		if fl := cmd.Flags().Lookup(n); fl != nil && fl.Changed {
+			out = append(out, "--"+n+" "+fl.Value.String())
+		}
+	}
+	return out
 }
 
 // playAll runs every play in turn (scenarios into --out/<name>/), then fails

@@ -41,6 +41,10 @@ func TestScenarioFlagsOverrideOnlyWhatIsGiven(t *testing.T) {
 		w.GetRatio != 9 || w.SetRatio != 1 || w.KeyDist != loadgen.DistZipf || w.Connections != 50 || !w.Prefill {
 		t.Errorf("cache with --pipeline 4 --requests 500: %+v", w)
 	}
+	// A changed shape is part of the name results carry; a changed length is not.
+	if n := plays[0].resultName(); n != "cache (--pipeline 4)" {
+		t.Errorf("result name %q, want %q", n, "cache (--pipeline 4)")
+	}
 	// --connections keeps its default 50 unless given: the scenario's 8 stays.
 	plays, err = playsFor(t, "--scenario", "deep-pipeline", "--scenario", "open-loop", "--rate", "500")
 	if err != nil {
@@ -54,7 +58,7 @@ func TestScenarioFlagsOverrideOnlyWhatIsGiven(t *testing.T) {
 		t.Fatalf("all: %d plays, %v", len(plays), err)
 	}
 	plays, err = playsFor(t, "--scenario-file", writeScenario(t, "name: mine\nrequests: 10\nvalueSize: 7\n"), "--seed", "9")
-	if err != nil || plays[0].Name != "mine" || plays[0].Workload.ValueSize != 7 || plays[0].Workload.Seed != 9 {
+	if err != nil || plays[0].resultName() != "mine" || plays[0].Workload.ValueSize != 7 || plays[0].Workload.Seed != 9 {
 		t.Errorf("--scenario-file with --seed 9: %+v %v", plays, err)
 	}
 }

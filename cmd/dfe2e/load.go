@@ -96,15 +96,18 @@ NetworkPolicy admits 6379 only from pods of that namespace.
 --scenario NAME (repeatable, or "all") plays a named scenario: ` + strings.Join(loadgen.BuiltinScenarios(), ", ") + `;
 --scenario-file PATH plays a scenario YAML of your own (same schema). Workload
 flags given explicitly override the scenario's values. Each scenario writes
-into --out/<name>/ and its result.json carries the name, so "dfe2e report
+into --out/<name>/ and its result.json carries the name (with any flag that
+changed what it measures, e.g. "cache (--pipeline 4)"), so "dfe2e report
 compare" judges scenario against scenario. A scenario with latency bounds
-fails the run (exit 1) when its corrected p99/p99.9 exceeds them.
+fails the run (exit 1) when a corrected percentile exceeds its bound.
 
 --find-max --slo 'p99<=2ms' steps the open-loop rate (--start-rate,
 ×--step-factor, each step --step-duration, the workload's seed) until the
 corrected percentile exceeds the bound, the achieved rate falls short of the
 target, or requests fail, and reports the highest rate that met the SLO.
-result.json is that step's run with every step under "knee".
+result.json is that step's run with every step under "knee". With
+--scenario, each scenario's workload is searched (its rate, length and
+bounds give way to the staircase and the SLO).
 
 Exit codes: 0 done, 1 a scenario broke a latency bound or no --find-max step
 met the SLO, 2 bad input (flags, scenario files, unreachable or non-RESP

@@ -93,6 +93,8 @@ const (
 	BrokeSLO    = "slo"    // the corrected percentile exceeded the bound
 	BrokeRate   = "rate"   // the achieved rate fell short of the target
 	BrokeErrors = "errors" // requests failed
+	// BrokeInterrupted marks a step cut short: too short to say it sustained its rate.
+	BrokeInterrupted = "interrupted"
 )
 
 // KneeStep is one step of the staircase: what it asked, what it measured,
@@ -103,6 +105,7 @@ type KneeStep struct {
 	AchievedRate float64     `json:"achievedRate"`
 	Latency      Percentiles `json:"latency"` // corrected
 	Errors       int64       `json:"errors"`
+	Partial      bool        `json:"partial,omitempty"` // interrupted before its duration ended
 	Met          bool        `json:"met"`
 	// Broke is empty when Met, else BrokeSLO, BrokeRate or BrokeErrors.
 	Broke  string `json:"broke,omitempty"`
@@ -123,13 +126,19 @@ type Knee struct {
 }
 
 // JudgeStep decides whether one step met the SLO at its target rate. Checks
-// run in order errors, rate, SLO; every failing one is named in Reason, and
-// Broke is the first.
+// run in order interrupted, errors, rate, SLO; every failing one is named in
+// Reason, and Broke is the first.
 func JudgeStep(slo SLO, minAchieved float64, s KneeStep) KneeStep {
 	var why []string
 	s.Broke = ""
+	if s.Partial {
+		s.Broke = BrokeInterrupted
+		why = append(why, "interrupted before the step's duration ended")
+	}
 	if s.Errors > 0 {
-		s.Broke = BrokeErrors
+		if s.Broke == "" {
+			s.Broke = BrokeErrors
+		}
 		why = append(why, fmt.Sprintf("%d requests failed", s.Errors))
 	}
 	if s.AchievedRate < minAchieved*s.TargetRate {
@@ -210,7 +219,7 @@ func FindMax(ctx context.Context, t Target, base Workload, st Staircase, slo SLO
 			nerr += v
 		}
 		s := JudgeStep(slo, st.MinAchieved, KneeStep{Step: i + 1, TargetRate: w.Rate,
-			AchievedRate: m.Result.OpsPerSec, Latency: m.Result.Latency, Errors: nerr})
+			AchievedRate: m.Result.OpsPerSec, Latency: m.Result.Latency, Errors: nerr, Partial: m.Result.Partial})
 		steps = append(steps, s)
 		ms = append(ms, m)
 		if onStep != nil {

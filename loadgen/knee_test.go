@@ -96,6 +96,14 @@ func TestJudgeKneeFindsHighestRateBeforeFirstBreak(t *testing.T) {
 		t.Errorf("no step met, max step %d", k.MaxStep)
 	}
 
+	// A step cut short (Ctrl-C) never counts as sustained, however good its numbers.
+	cut := step(2, 1500, 1500, 100)
+	cut.Partial = true
+	k = JudgeKnee(slo, st, []KneeStep{step(1, 1000, 1000, 100), cut})
+	if err := checkKnee(k, map[int]string{2: BrokeInterrupted}, 1000); err != nil {
+		t.Fatal(err)
+	}
+
 	// The SLO's percentile is the one judged: p99.9 breaks where p99 does not.
 	k = JudgeKnee(SLO{Percentile: "p99.9", Bound: 3000}, st, []KneeStep{step(1, 1000, 1000, 1000), step(2, 1500, 1500, 1600)})
 	if err := checkKnee(k, map[int]string{2: BrokeSLO}, 1000); err != nil {

@@ -206,3 +206,20 @@ func writeLooseThresholds(t *testing.T) string {
 	}
 	return p
 }
+
+func TestLoadFindMaxInterruptedExits130WithTheStepsSoFar(t *testing.T) {
+	addr := startLoadRedis(t, "")
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	tm := time.AfterFunc(800*time.Millisecond, cancel) // stands in for Ctrl-C
+	defer tm.Stop()
+	code, _, stderr := runLoadCmd(t, ctx, "--addr", addr, "--connections", "2", "--find-max", "--slo", "p99<=10s",
+		"--start-rate", "200", "--step-duration", "1m", "--step-warmup", "0s", "--out", out)
+	if code != exitInterrupted {
+		t.Fatalf("exit %d, want %d: %s", code, exitInterrupted, stderr)
+	}
+	r := readResult(t, filepath.Join(out, "result.json"))
+	if !r.Partial || r.Knee == nil || len(r.Knee.Steps) != 1 || r.Knee.Steps[0].Broke != loadgen.BrokeInterrupted || r.Knee.MaxStep != 0 {
+		t.Fatalf("partial find-max result: partial %v knee %+v", r.Partial, r.Knee)
+	}
+}

@@ -58,6 +58,12 @@ func kneeChart(k loadgen.Knee) string {
 		c.series = append(c.series, series{name: "SLO " + k.SLO.String(), color: "#444", dash: true,
 			pts: [][2]float64{{lo, k.SLO.Bound}, {hi, k.SLO.Bound}}})
 	}
+	if k.MaxStep > 0 && k.MaxStep <= len(k.Steps) {
+		// A one-point series draws as a dot: the knee on the SLO's own percentile.
+		s := k.Steps[k.MaxStep-1]
+		v, _ := loadgen.PercentileValue(s.Latency, k.SLO.Percentile)
+		c.series = append(c.series, series{name: fmt.Sprintf("knee %.0f req/s", k.MaxRate), color: "#000", pts: [][2]float64{{s.AchievedRate, v}}})
+	}
 	c.ylog, c.yfmt = latencyAxis(c.series)
 	if !c.ylog {
 		c.yzero = true

@@ -122,7 +122,7 @@ func TestHTMLDrawsTheKneeCurve(t *testing.T) {
 	r.AddLoad(kneeResult("open-loop", 2000))
 	page := r.HTML()
 	for _, want := range []string{"Latency vs throughput (find-max p99&lt;=2ms)", "SLO p99&lt;=2ms", "knee: 2000 req/s (step 2) is the highest rate that met p99&lt;=2ms",
-		"broke: p99 4.200ms &gt; 2.000ms", "achieved req/s"} {
+		"broke: p99 4.200ms &gt; 2.000ms", "achieved req/s", "knee 2000 req/s</text>"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("html lacks %q", want)
 		}

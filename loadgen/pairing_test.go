@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -374,5 +375,29 @@ func TestBatchesKeepRequestReplyPairing(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// The hot path allocates nothing per request: a run ten times longer
+// allocates about as much as a short one (the difference is per-second
+// bookkeeping, far below one allocation per request).
+func TestEventLoopDoesNotAllocatePerRequest(t *testing.T) {
+	s := startRedis(t, "")
+	mallocs := func(n int64) uint64 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		m, err := Run(context.Background(), Target{Addr: s.Addr}, Workload{
+			Connections: 4, Pipeline: 16, Keyspace: 1000, Requests: n, Seed: 3,
+		}, Options{})
+		runtime.ReadMemStats(&after)
+		if err != nil || m.Result.Requests != n {
+			t.Fatalf("run of %d requests: %v", n, err)
+		}
+		return after.Mallocs - before.Mallocs
+	}
+	short, long := mallocs(10_000), mallocs(110_000)
+	perRequest := (float64(long) - float64(short)) / 100_000
+	if perRequest > 0.05 {
+		t.Errorf("%.3f allocations per request (%d for 10k requests, %d for 110k); want none on the hot path", perRequest, short, long)
 	}
 }

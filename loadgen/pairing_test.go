@@ -211,7 +211,10 @@ type pairingServer struct {
 	getsSeen   atomic.Int64
 	setsSeen   atomic.Int64
 	earlySends atomic.Int64
-	wg         sync.WaitGroup
+	// dropBatches > 0: that many batches (over all connections) end with the
+	// connection closed after half of their replies.
+	dropBatches atomic.Int64
+	wg          sync.WaitGroup
 }
 
 func startPairingServer(t *testing.T, pipeline int) *pairingServer {
@@ -312,6 +315,10 @@ func (s *pairingServer) serve(c net.Conn) {
 		}
 		pending = 0
 		b := out.Bytes()
+		if s.dropBatches.Add(-1) >= 0 && len(b) > 1 {
+			_, _ = c.Write(b[:len(b)/2])
+			return
+		}
 		cuts := []int{1, len(b) / 2, len(b)}
 		prev := 0
 		for i, cut := range cuts {
@@ -399,5 +406,41 @@ func TestEventLoopDoesNotAllocatePerRequest(t *testing.T) {
 	perRequest := (float64(long) - float64(short)) / 100_000
 	if perRequest > 0.05 {
 		t.Errorf("%.3f allocations per request (%d for 10k requests, %d for 110k); want none on the hot path", perRequest, short, long)
+	}
+}
+
+// A connection closed mid-batch: its unanswered requests are counted as
+// errors, the connection is re-established and the run still accounts for
+// every request it claimed.
+func TestDroppedConnectionIsCountedAndReplaced(t *testing.T) {
+	for _, goroutines := range []bool{false, true} {
+		t.Run(fmt.Sprintf("goroutine per connection=%v", goroutines), func(t *testing.T) {
+			old := goroutinePerConn
+			goroutinePerConn = goroutines
+			t.Cleanup(func() { goroutinePerConn = old })
+			const conns, p = 3, 8
+			s := startPairingServer(t, p)
+			s.dropBatches.Store(2)
+			n := int64(conns * p * 30)
+			m, err := Run(context.Background(), Target{Addr: s.ln.Addr().String()}, Workload{
+				Connections: conns, Pipeline: p, GetRatio: 1, SetRatio: 1, Keyspace: 100, Requests: n, Seed: 2,
+			}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := m.Result
+			var failed int64
+			for kind, v := range r.Errors {
+				if !strings.HasPrefix(kind, "server_error:") {
+					failed += v
+				}
+			}
+			if failed == 0 || failed > 2*p {
+				t.Errorf("errors %v: want the unanswered requests of the 2 dropped batches (1..%d)", r.Errors, 2*p)
+			}
+			if r.Requests+failed != n || r.Latency.Count != r.Requests {
+				t.Errorf("answered %d + failed %d != %d requests claimed (histogram %d)", r.Requests, failed, n, r.Latency.Count)
+			}
+		})
 	}
 }

@@ -4,7 +4,7 @@ package loadgen
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -264,6 +264,14 @@ func (l *evLoop) loop() {
 		}
 		c.wk.rec.done()
 	}
+	for {
+		select {
+		case rc := <-l.reco: // re-established as the run stopped
+			unix.Close(rc.fd)
+		default:
+			return
+		}
+	}
 }
 
 // housekeep re-adds re-established connections and fails batches that
@@ -373,7 +381,7 @@ func (l *evLoop) readable(c *evConn) {
 	}
 }
 
-var errUnsolicited = errors.New("protocol error: more replies than requests")
+var errUnsolicited = fmt.Errorf("%w: more replies than requests", errProtocol)
 
 // fail counts c's unanswered requests under the failure's kind, closes it
 // and, unless the run is stopping, re-establishes it in the background.
@@ -403,8 +411,12 @@ func (l *evLoop) fail(c *evConn, err error) {
 			conn, closer, derr := l.r.t.dialHandshaken(l.ctx)
 			if derr == nil {
 				fd, ferr := detachFD(conn, closer)
+				if ferr == nil && l.r.stopped.Load() {
+					unix.Close(fd)
+					return
+				}
 				if ferr == nil {
-					l.reco <- evReconnect{c: c, fd: fd}
+					l.reco <- evReconnect{c: c, fd: fd} // buffered for every connection: never blocks
 					return
 				}
 			}

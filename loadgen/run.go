@@ -87,7 +87,17 @@ func Run(ctx context.Context, t Target, w Workload, o Options) (*Measurement, er
 		maxSec = minSecs - 1
 	}
 	r.remaining.Store(w.Requests)
-	agg := newAggregator(w.Connections, r.measureStart, r.open, minSecs, o.Progress)
+	// Event loops share one recorder per loop (a loop is one goroutine):
+	// per-second histograms are then merged per loop, not per connection.
+	loops := 0
+	if !goroutinePerConn && eventLoopEligible(r, conns) {
+		loops = eventLoopCount(w.Connections)
+	}
+	sources := w.Connections
+	if loops > 0 {
+		sources = loops
+	}
+	agg := newAggregator(sources, r.measureStart, r.open, minSecs, o.Progress)
 
 	// CPU of the measured phase: sample rusage when warmup ends.
 	cpuStart := make(chan float64, 1)
@@ -106,16 +116,20 @@ func Run(ctx context.Context, t Target, w Workload, o Options) (*Measurement, er
 	for i := range workers {
 		wk := &worker{run: r, id: i, conn: conns[i], closeConn: closers[i], errs: map[string]int64{},
 			keys: newKeyChooser(w, i), localSeq: uint64(i)}
-		wk.rec = newRecorder(agg, i, r.measureStart, maxSec, r.open)
+		if loops == 0 || i < loops {
+			wk.rec = newRecorder(agg, i, r.measureStart, maxSec, r.open)
+		} else {
+			wk.rec = workers[i%loops].rec // the recorder of the loop that drives it
+		}
 		workers[i] = wk
 	}
 	var wg sync.WaitGroup
 	var evErr error
-	if !goroutinePerConn && eventLoopEligible(r, conns) {
+	if loops > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			evErr = startEventLoops(ctx, r, workers)
+			evErr = startEventLoops(ctx, r, workers, loops)
 		}()
 	} else {
 		for _, wk := range workers {

@@ -159,11 +159,14 @@ type evLoop struct {
 	mix   opMix
 }
 
-// startEventLoops splits the workers over min(GOMAXPROCS, n) loops and
-// returns when every loop has finished. It returns an error only when no
+// eventLoopCount is how many loops drive conns connections: one per
+// processor the runtime may use.
+func eventLoopCount(conns int) int { return min(runtime.GOMAXPROCS(0), conns) }
+
+// startEventLoops splits the workers over nl loops (worker i on loop i%nl,
+// which shares workers[i%nl].rec) and returns when every loop has finished. It returns an error only when no
 // loop could be set up at all (before any request was sent).
-func startEventLoops(ctx context.Context, r *run, workers []*worker) error {
-	nl := min(runtime.GOMAXPROCS(0), len(workers))
+func startEventLoops(ctx context.Context, r *run, workers []*worker, nl int) error {
 	loops := make([]*evLoop, nl)
 	for i := range loops {
 		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
@@ -262,7 +265,9 @@ func (l *evLoop) loop() {
 			c.wk.errs["interrupted"] += int64(c.n - c.got)
 			c.wk.rec.errs += int64(c.n - c.got)
 		}
-		c.wk.rec.done()
+	}
+	if len(l.conns) > 0 {
+		l.conns[0].wk.rec.done() // the loop's recorder, shared by its connections
 	}
 	for {
 		select {

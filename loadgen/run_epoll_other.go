@@ -11,6 +11,8 @@ import (
 // Event loops need epoll; elsewhere every run takes a goroutine per connection.
 func eventLoopEligible(*run, []net.Conn) bool { return false }
 
-func startEventLoops(context.Context, *run, []*worker) error {
+func eventLoopCount(int) int { return 0 }
+
+func startEventLoops(context.Context, *run, []*worker, int) error {
 	return errors.New("event loops need Linux")
 }

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"testing/iotest"
@@ -118,5 +119,27 @@ func TestKeyChoiceIsDeterministicAndInRange(t *testing.T) {
 	}
 	if c := newKeyChooser(Workload{Connections: 4, Keyspace: 1000, KeyDist: DistUniform, Seed: 10}, 1); c.key() == newKeyChooser(w, 1).key() && c.key() == c.key() {
 		t.Log("different seeds happened to agree on a key; not an error by itself")
+	}
+}
+
+// putDigits matches zero-padded strconv for every width and across the
+// carries between digit pairs.
+func TestPutDigitsMatchesStrconv(t *testing.T) {
+	vals := []uint64{0, 1, 9, 10, 99, 100, 101, 999, 1000, 123456789012, 999999999999, 100000000000}
+	for v := uint64(1); v < 1e12; v = v*7 + 3 {
+		vals = append(vals, v)
+	}
+	for _, width := range []int{1, 2, 3, 12} {
+		for _, v := range vals {
+			want := fmt.Sprintf("%0*d", width, v)
+			if len(want) > width {
+				want = want[len(want)-width:] // the low digits, as the key format keeps
+			}
+			dst := make([]byte, width)
+			putDigits(dst, v)
+			if string(dst) != want {
+				t.Fatalf("putDigits(width %d, %d) = %q, want %q", width, v, dst, want)
+			}
+		}
 	}
 }

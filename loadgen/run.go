@@ -515,13 +515,7 @@ func (wk *worker) failBatch(ctx context.Context, err error, unanswered int, meas
 			rr.rd, rr.r, rr.w = c, 0, 0
 			return
 		}
-		tm := time.NewTimer(backoff)
-		select {
-		case <-tm.C:
-		case <-wk.run.stopCh:
-			tm.Stop()
-		}
-		backoff = min(2*backoff, time.Second)
+		backoff = redialPause(backoff, wk.run.stopCh)
 	}
 }
 
@@ -576,4 +570,16 @@ func pace(t *time.Timer, d time.Duration, stop <-chan struct{}) bool {
 			return true
 		}
 	}
+}
+
+// redialPause waits backoff (or until the run stops) before the next redial
+// and returns the next, doubled backoff, capped at a second.
+func redialPause(backoff time.Duration, stop <-chan struct{}) time.Duration {
+	tm := time.NewTimer(backoff)
+	select {
+	case <-tm.C:
+	case <-stop:
+		tm.Stop()
+	}
+	return min(2*backoff, time.Second)
 }

@@ -425,13 +425,7 @@ func (l *evLoop) fail(c *evConn, err error) {
 					return
 				}
 			}
-			tm := time.NewTimer(backoff)
-			select {
-			case <-tm.C:
-			case <-l.r.stopCh:
-				tm.Stop()
-			}
-			backoff = min(2*backoff, time.Second)
+			backoff = redialPause(backoff, l.r.stopCh)
 		}
 	}()
 }

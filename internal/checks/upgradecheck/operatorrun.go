@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/tail"
 )
 
 // StartedMarker is what controller-runtime logs once a controller's caches
@@ -85,14 +87,6 @@ func clip(s string, n int) string {
 	return s[:n-3] + "..."
 }
 
-func tail(s string, lines int) string {
-	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(ls) > lines {
-		ls = ls[len(ls)-lines:]
-	}
-	return strings.Join(ls, "\n")
-}
-
 // Judge says whether the hop's operator runs: done when exactly one pod is
 // left, it runs the hop's version, is Ready with no restart, the Deployment
 // is Available and the manager started its controllers. err ends the wait at
@@ -159,7 +153,7 @@ func (p OperatorPod) failure(version string) error {
 		if log == "" {
 			log = p.Log
 		}
-		return fmt.Errorf("operator %s in pod %s restarted: %s; manager log tail:\n%s", version, p.Name, strings.Join(restarted, "; "), tail(log, 15))
+		return fmt.Errorf("operator %s in pod %s restarted: %s; manager log tail:\n%s", version, p.Name, strings.Join(restarted, "; "), tail.Lines(log, 15))
 	}
 	return nil
 }

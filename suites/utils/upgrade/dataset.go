@@ -44,15 +44,10 @@ func OnMaster(ctx context.Context, c client.Client, cfg *rest.Config, cs kuberne
 	if r.Master == nil {
 		return fmt.Errorf("Dragonfly %s/%s has no pod labelled role=master", fixture.Namespace, name)
 	}
-	f, err := instance.PortForward(ctx, cfg, cs, fixture.Namespace, r.Master.Name, 6379)
+	rc, closeAll, err := instance.Connect(ctx, cfg, cs, r.Master, 6379, 4)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	rc, err := dataset.Connect(ctx, f.Addr, "", 4)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
+	defer closeAll()
 	return fn(ctx, rc)
 }

@@ -23,6 +23,9 @@ const (
 	EnvCluster           = "DFE2E_CLUSTER"
 	EnvKindKubeconfig    = "DFE2E_KIND_KUBECONFIG"
 	EnvKubeconfig        = "KUBECONFIG"
+	EnvKubeContext       = "DFE2E_KUBE_CONTEXT"
+	EnvStorageClass      = "DFE2E_STORAGE_CLASS"
+	EnvRunID             = "DFE2E_RUN_ID"
 	EnvKubebuilderAssets = "KUBEBUILDER_ASSETS"
 	EnvArtifacts         = "DFE2E_ARTIFACTS"
 	EnvTestDepth         = "DFE2E_TEST_DEPTH"
@@ -67,6 +70,16 @@ type Settings struct {
 	KindKubeconfig string `env:"DFE2E_KIND_KUBECONFIG"`
 	// Kubeconfig is the standard kubeconfig path (list) of client tools.
 	Kubeconfig string `env:"KUBECONFIG"`
+	// KubeContext is the kubeconfig context the kubeconfig provider uses
+	// instead of the current one (`dfe2e e2e --context`).
+	KubeContext string `env:"DFE2E_KUBE_CONTEXT"`
+	// StorageClass is the StorageClass of every PVC the suites create
+	// (`dfe2e e2e --storage-class`); empty: local-path, kind's default.
+	StorageClass string `env:"DFE2E_STORAGE_CLASS"`
+	// RunID, when set, labels every object the suites create with this
+	// run's id (internal/env/cluster.RunLabels), so that a run on a cluster
+	// someone keeps removes exactly what it created and nothing else.
+	RunID string `env:"DFE2E_RUN_ID"`
 	// KubebuilderAssets is a directory holding kube-apiserver and etcd for
 	// the envtest provider (controller-runtime's convention); empty: built.
 	KubebuilderAssets string `env:"KUBEBUILDER_ASSETS"`

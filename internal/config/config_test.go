@@ -12,6 +12,7 @@ import (
 func TestTagsMatchConstants(t *testing.T) {
 	consts := map[string]string{
 		"Cluster": EnvCluster, "KindKubeconfig": EnvKindKubeconfig, "Kubeconfig": EnvKubeconfig,
+		"KubeContext": EnvKubeContext, "StorageClass": EnvStorageClass, "RunID": EnvRunID,
 		"KubebuilderAssets": EnvKubebuilderAssets, "Artifacts": EnvArtifacts, "TestDepth": EnvTestDepth,
 		"Timeouts": EnvTimeouts, "OperatorVersion": EnvOperatorVersion, "OperatorSource": EnvOperatorSource,
 		"OperatorImage": EnvOperatorImage, "OperatorImages": EnvOperatorImages, "DragonflyImage": EnvDragonflyImage,

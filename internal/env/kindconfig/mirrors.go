@@ -80,7 +80,7 @@ func checkMirror(host, mirror string) error {
 
 // clusterConfig is ClusterConfig plus what the options ask of the node.
 func (o Options) clusterConfig() *v1alpha4.Cluster {
-	c := ClusterConfig(o.Offline)
+	c := ClusterConfig(o.Offline, o.nodes())
 	if len(o.Mirrors) > 0 {
 		c.ContainerdConfigPatches = append(c.ContainerdConfigPatches, MirrorPatches...)
 	}

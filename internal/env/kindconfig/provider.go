@@ -30,9 +30,12 @@ type Logf func(format string, args ...any)
 
 // Options configure a Cluster.
 type Options struct {
-	Name       string // kind cluster name (default DefaultClusterName)
-	NodeImage  string
-	Offline    bool   // node image built offline: bridge CNI instead of kindnetd
+	Name      string // kind cluster name (default DefaultClusterName)
+	NodeImage string
+	Offline   bool // node image built offline: bridge CNI instead of kindnetd
+	// Nodes is the node count: one control plane and Nodes-1 workers
+	// (0: DefaultNodes). A reused cluster must have as many.
+	Nodes      int
 	Kubeconfig string // where the cluster's kubeconfig is written
 	Reuse      bool   // use an existing cluster of that name instead of failing
 	Logf       Logf
@@ -148,10 +151,16 @@ func (c *Cluster) Create(ctx context.Context) error {
 			return err
 		}
 		logf("reusing existing kind cluster %q", c.o.Name)
+		if err := c.checkNodeCount(); err != nil {
+			return err
+		}
 		if err := c.writeKubeconfig(); err != nil {
 			return err
 		}
-		return c.applyMirrors()
+		if err := c.applyMirrors(); err != nil {
+			return err
+		}
+		return c.wirePodNetwork(ctx)
 	}
 	start := time.Now()
 	logf("creating kind cluster %q from %s", c.o.Name, c.o.NodeImage)
@@ -164,12 +173,18 @@ func (c *Cluster) Create(ctx context.Context) error {
 	}
 	done := make(chan error, 1)
 	c.created = true
+	kindReady := ready
+	if c.o.perNodeCNI() {
+		// No node is Ready before its CNI config is written, after kind's
+		// create: wirePodNetwork waits for Ready instead.
+		kindReady = 0
+	}
 	go func() {
 		done <- c.kind.Create(c.o.Name,
 			cluster.CreateWithV1Alpha4Config(c.o.clusterConfig()),
 			cluster.CreateWithNodeImage(c.o.NodeImage),
 			cluster.CreateWithRetain(true), // failed nodes stay for log export; the caller deletes
-			cluster.CreateWithWaitForReady(ready),
+			cluster.CreateWithWaitForReady(kindReady),
 			cluster.CreateWithKubeconfigPath(c.o.Kubeconfig),
 			cluster.CreateWithDisplayUsage(false),
 			cluster.CreateWithDisplaySalutation(false),
@@ -180,8 +195,14 @@ func (c *Cluster) Create(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("creating kind cluster %q: %w", c.o.Name, err)
 		}
-		logf("kind cluster %q ready in %s (kubeconfig: %s)", c.o.Name, time.Since(start).Round(time.Second), c.o.Kubeconfig)
-		return c.applyMirrors()
+		if err := c.applyMirrors(); err != nil {
+			return err
+		}
+		if err := c.wirePodNetwork(ctx); err != nil {
+			return err
+		}
+		logf("kind cluster %q (%d nodes) ready in %s (kubeconfig: %s)", c.o.Name, c.o.nodes(), time.Since(start).Round(time.Second), c.o.Kubeconfig)
+		return nil
 	case <-ctx.Done():
 		logf("interrupted while creating kind cluster %q: removing its nodes", c.o.Name)
 		return errors.Join(ctx.Err(), c.abortCreate(done))
@@ -266,66 +287,76 @@ func (c *Cluster) writeKubeconfig() error {
 	return p.ExportKubeConfig(c.o.Name, c.o.Kubeconfig, false)
 }
 
-// LoadImages copies images from the local engine into every node.
+// LoadImages copies images from the local engine into every node (one
+// `docker save` per node: a stream is read once).
 func (c *Cluster) LoadImages(ctx context.Context, refs ...string) error {
+	ns, err := c.kind.ListNodes(c.o.Name)
+	if err != nil {
+		return err
+	}
 	for _, ref := range refs {
-		cmd := exec.CommandContext(ctx, c.o.Docker, "save", ref)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			return err
-		}
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			return err
-		}
-		lerr := c.loadArchive(out, ref)
-		werr := cmd.Wait()
-		if werr != nil {
-			return fmt.Errorf("docker save %s: %w: %s (is the image in the local engine? docker images %s)", ref, werr, stderr.String(), ref)
-		}
-		if lerr != nil {
-			return lerr
+		for _, n := range ns {
+			if err := c.saveInto(ctx, ref, n); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+func (c *Cluster) saveInto(ctx context.Context, ref string, n nodes.Node) error {
+	cmd := exec.CommandContext(ctx, c.o.Docker, "save", ref)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	lerr := c.loadArchive(out, ref, n)
+	werr := cmd.Wait()
+	if werr != nil {
+		return fmt.Errorf("docker save %s: %w: %s (is the image in the local engine? docker images %s)", ref, werr, stderr.String(), ref)
+	}
+	return lerr
 }
 
 // LoadArchives loads image archives (`docker save` or OCI tarballs) into
 // every node: the air-gapped path, no engine image store needed.
 func (c *Cluster) LoadArchives(paths ...string) error {
-	for _, p := range paths {
-		f, err := os.Open(p)
-		if err != nil {
-			return fmt.Errorf("image archive: %w", err)
-		}
-		err = c.loadArchive(f, p)
-		f.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (c *Cluster) loadArchive(r io.Reader, what string) error {
 	ns, err := c.kind.ListNodes(c.o.Name)
 	if err != nil {
 		return err
 	}
-	if len(ns) != 1 {
-		// A stream can be read once; this tier runs a single node.
-		return fmt.Errorf("loading %s: expected one node in cluster %q, found %d", what, c.o.Name, len(ns))
+	for _, p := range paths {
+		for _, n := range ns {
+			f, err := os.Open(p)
+			if err != nil {
+				return fmt.Errorf("image archive: %w", err)
+			}
+			err = c.loadArchive(f, p, n)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		}
 	}
-	start := time.Now()
-	if err := nodeutils.LoadImageArchive(ns[0], r); err != nil {
-		return fmt.Errorf("loading %s into node %s: %w", what, ns[0].String(), err)
-	}
-	c.o.logf()("loaded %s into %s in %s", what, ns[0].String(), time.Since(start).Round(100*time.Millisecond))
 	return nil
 }
 
-// Node runs commands on the control-plane node.
+func (c *Cluster) loadArchive(r io.Reader, what string, n nodes.Node) error {
+	start := time.Now()
+	if err := nodeutils.LoadImageArchive(n, r); err != nil {
+		return fmt.Errorf("loading %s into node %s: %w", what, n.String(), err)
+	}
+	c.o.logf()("loaded %s into %s in %s", what, n.String(), time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+// Node runs commands on the control-plane node (the one with kubectl's
+// admin kubeconfig).
 func (c *Cluster) Node() (nodes.Node, error) {
 	ns, err := c.kind.ListNodes(c.o.Name)
 	if err != nil {
@@ -334,7 +365,24 @@ func (c *Cluster) Node() (nodes.Node, error) {
 	if len(ns) == 0 {
 		return nil, fmt.Errorf("kind cluster %q has no nodes", c.o.Name)
 	}
-	return ns[0], nil
+	cps, err := nodeutils.ControlPlaneNodes(ns)
+	if err != nil || len(cps) == 0 {
+		return nil, fmt.Errorf("kind cluster %q has no control-plane node among %d nodes: %v", c.o.Name, len(ns), err)
+	}
+	return cps[0], nil
+}
+
+// checkNodeCount refuses a reused cluster whose node count is not the one
+// asked for: the suites would judge a different topology than reported.
+func (c *Cluster) checkNodeCount() error {
+	ns, err := c.kind.ListNodes(c.o.Name)
+	if err != nil {
+		return fmt.Errorf("listing the nodes of %q: %w", c.o.Name, err)
+	}
+	if len(ns) != c.o.nodes() {
+		return fmt.Errorf("kind cluster %q has %d nodes, not the %d asked for (--nodes %d); delete it (dfe2e cluster delete --name %s) or pass --nodes %d", c.o.Name, len(ns), c.o.nodes(), c.o.nodes(), c.o.Name, len(ns))
+	}
+	return nil
 }
 
 // logger forwards kind's status lines to Logf.

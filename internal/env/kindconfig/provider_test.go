@@ -19,6 +19,7 @@ type fakeKind struct {
 	nodes     map[string]bool
 	deaf      bool // create never notices deletion
 	createErr error
+	nodeList  []nodes.Node // ListNodes' answer (nil: one control plane)
 }
 
 func (f *fakeKind) Create(name string, _ ...cluster.CreateOption) error {
@@ -56,8 +57,13 @@ func (f *fakeKind) List() ([]string, error) {
 	return out, nil
 }
 
-func (f *fakeKind) ListNodes(string) ([]nodes.Node, error) { return nil, nil }
-func (f *fakeKind) CollectLogs(string, string) error       { return nil }
+func (f *fakeKind) ListNodes(string) ([]nodes.Node, error) {
+	if f.nodeList == nil {
+		return []nodes.Node{&cmdNode{name: "dfe2e-control-plane", role: "control-plane"}}, nil
+	}
+	return f.nodeList, nil
+}
+func (f *fakeKind) CollectLogs(string, string) error { return nil }
 
 func TestCancelledCreateLeavesNoNodes(t *testing.T) {
 	fk := &fakeKind{nodes: map[string]bool{}}
@@ -141,7 +147,7 @@ func TestFailedCreateIsReported(t *testing.T) {
 }
 
 func TestClusterConfigOfflineDisablesDefaultCNI(t *testing.T) {
-	if !ClusterConfig(true).Networking.DisableDefaultCNI || ClusterConfig(false).Networking.DisableDefaultCNI {
+	if !ClusterConfig(true, 1).Networking.DisableDefaultCNI || ClusterConfig(false, 1).Networking.DisableDefaultCNI {
 		t.Fatal("offline must disable kindnetd (not buildable offline), online must keep it")
 	}
 }

@@ -52,8 +52,10 @@ func (c *Cluster) EnsureStorage(ctx context.Context, img StorageImages) error {
 }
 
 // CheckStorage verifies the guide's prerequisite and that a claim on the
-// default class binds: StorageClass local-path exists and is the default, and
-// a PVC without storageClassName, used by a pod, becomes Bound on local-path.
+// default class binds on every node: StorageClass local-path exists and is
+// the default, and per node a PVC without storageClassName, used by a pod
+// pinned to that node, becomes Bound on local-path (local volumes live on
+// one node, so a worker without a working provisioner path is its own failure).
 func (c *Cluster) CheckStorage(ctx context.Context, helperImage string) error {
 	n, err := c.Node()
 	if err != nil {
@@ -66,19 +68,37 @@ func (c *Cluster) CheckStorage(ctx context.Context, helperImage string) error {
 	if strings.TrimSpace(out) != "true" {
 		return fmt.Errorf("StorageClass %s is not the default class (is-default-class=%q)", StorageClassName, strings.TrimSpace(out))
 	}
+	out, err = kubectl(ctx, n, nil, "get", "nodes", "-o", "jsonpath={.items[*].metadata.name}")
+	if err != nil {
+		return err
+	}
+	nodeNames := strings.Fields(out)
+	if len(nodeNames) == 0 {
+		return fmt.Errorf("the cluster lists no nodes")
+	}
 	ns := fmt.Sprintf("dfe2e-pvc-check-%d", time.Now().Unix())
-	manifest := fmt.Sprintf(pvcCheckManifest, ns, ns, ns, helperImage)
 	defer func() {
 		c2, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		_, _ = kubectl(c2, n, nil, "delete", "namespace", ns, "--wait=false")
 	}()
-	if _, err := kubectl(ctx, n, []byte(manifest), "apply", "-f", "-"); err != nil {
+	if _, err := kubectl(ctx, n, []byte(PVCCheckManifest(ns, helperImage, nodeNames)), "apply", "-f", "-"); err != nil {
 		return err
 	}
+	for i, node := range nodeNames {
+		if err := c.claimBinds(ctx, n, ns, claimName(i, len(nodeNames)), node); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// claimBinds waits for claim ns/name (used by a pod on node) to be Bound on
+// the default class.
+func (c *Cluster) claimBinds(ctx context.Context, n nodes.Node, ns, name, node string) error {
 	var class string
-	_, err = wait.For(ctx, "PVC "+ns+"/data on the default StorageClass to be Bound", wait.PVCBound, func(ctx context.Context) (bool, string, error) {
-		out, _ := kubectl(ctx, n, nil, "-n", ns, "get", "pvc", "data", "-o", "jsonpath={.status.phase} {.spec.storageClassName}")
+	_, err := wait.For(ctx, "PVC "+ns+"/"+name+" on the default StorageClass, used by a pod on node "+node+", to be Bound", wait.PVCBound, func(ctx context.Context) (bool, string, error) {
+		out, _ := kubectl(ctx, n, nil, "-n", ns, "get", "pvc", name, "-o", "jsonpath={.status.phase} {.spec.storageClassName}")
 		f := strings.Fields(out)
 		if len(f) == 2 {
 			class = f[1]
@@ -87,27 +107,52 @@ func (c *Cluster) CheckStorage(ctx context.Context, helperImage string) error {
 	})
 	if err != nil {
 		// Say why: the provisioner reports its failures as events on the claim.
-		ev, _ := kubectl(context.Background(), n, nil, "-n", ns, "get", "events", "--field-selector", "involvedObject.name=data", "-o", "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}")
+		ev, _ := kubectl(context.Background(), n, nil, "-n", ns, "get", "events", "--field-selector", "involvedObject.name="+name, "-o", "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}")
 		if lines := strings.Split(strings.TrimSpace(ev), "\n"); len(lines) > 0 && lines[len(lines)-1] != "" {
 			return fmt.Errorf("%w; last event on the claim: %s", err, lines[len(lines)-1])
 		}
 		return err
 	}
 	if class != StorageClassName {
-		return fmt.Errorf("PVC %s/data bound on StorageClass %q, want the default %q", ns, class, StorageClassName)
+		return fmt.Errorf("PVC %s/%s bound on StorageClass %q, want the default %q", ns, name, class, StorageClassName)
 	}
 	return nil
 }
 
-const pvcCheckManifest = `apiVersion: v1
+// claimName is the check's claim for node i: "data" on a single node (as
+// before), "data-<i>" with several.
+func claimName(i, n int) string {
+	if n == 1 {
+		return "data"
+	}
+	return fmt.Sprintf("data-%d", i)
+}
+
+// PVCCheckManifest is the storage check's namespace with, per node, a claim
+// without a class and a pod pinned to the node (by hostname label: the
+// scheduler must pick the node so the claim is provisioned there) that
+// writes to it. The pods tolerate the control plane's taint.
+func PVCCheckManifest(ns, image string, nodeNames []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, pvcCheckNamespace, ns)
+	for i, node := range nodeNames {
+		name := claimName(i, len(nodeNames))
+		fmt.Fprintf(&b, pvcCheckClaim, name, ns, "writer"+strings.TrimPrefix(name, "data"), ns, node, image, name)
+	}
+	return b.String()
+}
+
+const pvcCheckNamespace = `apiVersion: v1
 kind: Namespace
 metadata:
   name: %s
----
+`
+
+const pvcCheckClaim = `---
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata:
-  name: data
+  name: %s
   namespace: %s
 spec:
   accessModes: [ReadWriteOnce]
@@ -118,11 +163,17 @@ spec:
 apiVersion: v1
 kind: Pod
 metadata:
-  name: writer
+  name: %s
   namespace: %s
 spec:
   restartPolicy: Never
   terminationGracePeriodSeconds: 0
+  nodeSelector:
+    kubernetes.io/hostname: %q
+  tolerations:
+  - key: node-role.kubernetes.io/control-plane
+    operator: Exists
+    effect: NoSchedule
   containers:
   - name: writer
     image: %s
@@ -134,5 +185,5 @@ spec:
   volumes:
   - name: data
     persistentVolumeClaim:
-      claimName: data
+      claimName: %s
 `

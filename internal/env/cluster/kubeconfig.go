@@ -11,11 +11,13 @@ import (
 )
 
 func init() {
-	Register("kubeconfig", func() (Provider, error) { return &Kubeconfig{}, nil })
+	Register("kubeconfig", func() (Provider, error) {
+		return &Kubeconfig{Context: config.FromEnv().KubeContext}, nil
+	})
 }
 
 // Kubeconfig uses an existing cluster through KUBECONFIG (or ~/.kube/config)
-// and its current context. It creates nothing, so Stop does nothing; the
+// and its current context (or DFE2E_KUBE_CONTEXT). It creates nothing, so Stop does nothing; the
 // suites remove the objects they create.
 type Kubeconfig struct {
 	// Path overrides the loading rules (KUBECONFIG, then ~/.kube/config).

@@ -94,7 +94,7 @@ func TestCountRPOIsExact(t *testing.T) {
 // must agree with an independent count (SCAN of the new master).
 func TestPromotedReplicaRTOAndRPO(t *testing.T) {
 	shortRecovery(t)
-	primary, _ := redistest.Server(t)
+	primary, _ := redistest.Server(t, "--repl-diskless-sync-delay", "0")
 	host, port, _ := net.SplitHostPort(primary.Addr)
 	replica, rc := redistest.Server(t, "--replicaof", host, port)
 	replicaSynced(t, rc)

@@ -2,7 +2,8 @@
 // keeps writing numbered keys through whatever address the Service resolves
 // to and logs every acknowledged write, RTO (time from the kill until writes
 // succeed again) and RPO (acknowledged writes the new master does not have,
-// counted exactly from the log).
+// counted exactly from the log, and judged against the loss the data plane
+// promises: see Judge).
 package failover
 
 import (
@@ -40,8 +41,13 @@ type Writer struct {
 
 // Attempt is one write and its outcome.
 type Attempt struct {
-	Seq  uint64
-	At   time.Time // when the reply (or error) came
+	Seq uint64
+	// Sent is when the command was handed to the client (before any dial),
+	// never later than the master could have applied it; At is when the
+	// reply (or error) came back, never earlier than the master applied it.
+	// The loss judgement reads both (see Judge).
+	Sent time.Time
+	At   time.Time
 	Addr string
 	Err  string // "" when acknowledged
 }
@@ -135,31 +141,36 @@ func (w *Writer) run(ctx context.Context, log *Log) {
 			return
 		case <-tick.C:
 		}
+		sent := time.Now()
 		if c == nil {
 			rctx, cancel := context.WithTimeout(ctx, w.OpTimeout)
 			a, err := w.Resolve(rctx)
 			cancel()
 			if err != nil {
-				log.add(Attempt{Seq: seq, At: time.Now(), Err: "resolving the target: " + err.Error()})
+				log.add(Attempt{Seq: seq, Sent: sent, At: time.Now(), Err: "resolving the target: " + err.Error()})
 				continue
 			}
 			addr = a
 			c = w.client(addr)
 		}
 		octx, cancel := context.WithTimeout(ctx, w.OpTimeout)
+		sent = time.Now()
 		err := c.Set(octx, Key(seq), strconv.FormatUint(seq, 10), 0).Err()
+		// Stamped when the reply has arrived: an acknowledgement exists
+		// only from then on.
+		at := time.Now()
 		cancel()
 		if ctx.Err() != nil && err != nil {
 			return // stopped mid-write: neither acked nor a failure of the target
 		}
 		if err != nil {
-			log.add(Attempt{Seq: seq, At: time.Now(), Addr: addr, Err: err.Error()})
+			log.add(Attempt{Seq: seq, Sent: sent, At: at, Addr: addr, Err: err.Error()})
 			// Re-resolve on the next write: the Service may have moved.
 			c.Close()
 			c = nil
 			continue
 		}
-		log.add(Attempt{Seq: seq, At: time.Now(), Addr: addr})
+		log.add(Attempt{Seq: seq, Sent: sent, At: at, Addr: addr})
 	}
 }
 
@@ -181,7 +192,13 @@ type RPO struct {
 	// Unacked counts failed attempts; UnackedPresent those the new master
 	// has anyway (applied but not acknowledged: not data loss).
 	Unacked, UnackedPresent int
+	// Writes is every logged attempt, in order, with whether the new master
+	// holds it: what Judge reads.
+	Writes []Write
 }
+
+// Judge judges r's writes against the kill under bound b (see Judge).
+func (r RPO) Judge(k Kill, b Bound) Verdict { return Judge(r.Writes, k, b) }
 
 func (r RPO) String() string {
 	s := fmt.Sprintf("%d of %d acknowledged writes lost", r.Lost, r.Acked)
@@ -213,6 +230,7 @@ func CountRPO(ctx context.Context, master *redis.Client, log *Log) (RPO, error) 
 			if cmd.Err() != nil && cmd.Err() != redis.Nil {
 				return r, fmt.Errorf("reading %s: %w", Key(a.Seq), cmd.Err())
 			}
+			r.Writes = append(r.Writes, Write{Attempt: a, Held: present})
 			if a.Err == "" {
 				r.Acked++
 				if !present {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -67,6 +68,7 @@ but something was blocked (0 with --blocked-ok).`,
 	fl := cmd.Flags()
 	fl.BoolVar(&o.Offline, "offline", offline, "build every image locally, never contact a registry (env "+config.EnvOffline+"=1)")
 	fl.StringVar(&o.Cluster, "name", kindconfig.DefaultClusterName, "kind cluster name")
+	fl.IntVar(&o.Nodes, "nodes", kindconfig.DefaultNodes, fmt.Sprintf("kind cluster nodes: 1 control plane + N-1 workers, 1 to %d; with more than 1 the default --label-filter also selects the node-failure specs", kindconfig.MaxNodes))
 	fl.BoolVar(&o.Reuse, "reuse-cluster", false, "use an existing kind cluster of that name (it is then never deleted)")
 	fl.BoolVar(&o.Keep, "keep-cluster", false, "keep the cluster after the run")
 	fl.BoolVar(&o.KeepOnFailure, "keep-on-failure", false, "keep the cluster (and a failed create's nodes) when something fails")

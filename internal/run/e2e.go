@@ -27,6 +27,21 @@ import (
 // then the upgrade tier.
 const DefaultLabels = "install || rbac || admission || selftest || snapshot-restore || failover || rolling-update || data-selftest"
 
+// NodeFailureLabel selects the node-failure specs (a node stopped and
+// paused under the master). The default filter gains them only on a
+// cluster of more than one node (nodeFailureFilter).
+const NodeFailureLabel = "node-failure"
+
+// nodeFailureFilter is the install/data tier's filter for n nodes: the
+// default one also runs the node-failure specs when there are nodes to
+// fail; any other filter is the user's choice and kept as given.
+func nodeFailureFilter(filter string, n int) string {
+	if n > 1 && filter == DefaultLabels {
+		return filter + " || " + NodeFailureLabel
+	}
+	return filter
+}
+
 // UpgradeLabel is the upgrade tier's label. No other tier selects its specs
 // (withoutUpgrade): they replace the operator install on purpose.
 const UpgradeLabel = "upgrade"
@@ -48,6 +63,9 @@ type Options struct {
 	// deleted then); Keep / KeepOnFailure keep it after the run.
 	Cluster                    string
 	Reuse, Keep, KeepOnFailure bool
+	// Nodes is the kind cluster's node count: one control plane and
+	// Nodes-1 workers (0: kindconfig.DefaultNodes).
+	Nodes int
 	// Offline builds every image locally and never contacts a registry.
 	Offline bool
 	// Artifacts receives the reports, the kubeconfig and, on failure, logs.
@@ -121,6 +139,12 @@ func (o *Options) Validate() error {
 	}
 	if o.Repeat < 1 {
 		return fmt.Errorf("--repeat %d: give 1 or more", o.Repeat)
+	}
+	if o.Nodes == 0 {
+		o.Nodes = kindconfig.DefaultNodes
+	}
+	if err := kindconfig.CheckNodes(o.Nodes); err != nil {
+		return err
 	}
 	if o.OperatorVersion == "" {
 		o.OperatorVersion = operator.DefaultVersion
@@ -281,7 +305,7 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 		}},
 		Step{"cluster", func(ctx context.Context) (string, error) {
 			cl = kindconfig.New(kindconfig.Options{
-				Name: o.Cluster, NodeImage: set.NodeImage, Offline: set.Offline, Kubeconfig: kc, Reuse: o.Reuse,
+				Name: o.Cluster, NodeImage: set.NodeImage, Offline: set.Offline, Kubeconfig: kc, Reuse: o.Reuse, Nodes: o.Nodes,
 				Logf: logf, ReadyTimeout: wait.Timeout(wait.ClusterReady), Docker: eng.Docker,
 				Mirrors: air.mirrors(),
 			})
@@ -313,7 +337,7 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 	// there (ChildEnv), so an operator-default run passes no stale image.
 	suiteEnv := func() config.Settings { return suiteSettings(config.FromEnv(), o, kc, air) }
 	if !o.SkipInstall {
-		install := Tier{Name: "install and data", LabelFilter: withoutUpgrade(o.LabelFilter), Report: filepath.Join(o.Artifacts, "e2e-kind.json")}
+		install := Tier{Name: "install and data", LabelFilter: withoutUpgrade(nodeFailureFilter(o.LabelFilter, o.Nodes)), Report: filepath.Join(o.Artifacts, "e2e-kind.json")}
 		install.Run = func(ctx context.Context, report string) error {
 			return goTestSuites(ctx, o.Suites, install.LabelFilter, report, suiteEnv(), logf)
 		}
@@ -375,7 +399,7 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 	}})
 	// The node image is known only once the images step ran.
 	p.Env = func() []string {
-		env := []string{"cluster=kind", "operator=" + o.OperatorVersion,
+		env := []string{"cluster=kind", fmt.Sprintf("nodes=%d", o.Nodes), "operator=" + o.OperatorVersion,
 			"operator-image=" + operator.ManagerImageRepository + ":" + o.OperatorVersion}
 		if air.dragonfly != "" {
 			env = append(env, "dragonfly-image="+air.dragonfly)

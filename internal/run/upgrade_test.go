@@ -59,3 +59,38 @@ func TestUpgradeTierIsToldItsVersionsAndImages(t *testing.T) {
 		}
 	}
 }
+
+func TestBadNodeCountIsBadInputNamingTheLimit(t *testing.T) {
+	for _, n := range []int{-1, 5, 9} {
+		o := Options{Repeat: 1, Suites: "./suites", Artifacts: t.TempDir(), Flux: FluxOptions{Skip: true}, Nodes: n}
+		err := o.Validate()
+		if err == nil || !strings.Contains(err.Error(), "--nodes") || !strings.Contains(err.Error(), "give 1 to 4") {
+			t.Errorf("--nodes %d: %v", n, err)
+		}
+	}
+	o := Options{Repeat: 1, Suites: "./suites", Artifacts: t.TempDir(), Flux: FluxOptions{Skip: true}}
+	if err := o.Validate(); err != nil || o.Nodes != 1 {
+		t.Fatalf("default node count: %v, nodes %d", err, o.Nodes)
+	}
+}
+
+func TestNodeFailureSpecsOnlyWithSeveralNodes(t *testing.T) {
+	for _, c := range []struct {
+		filter string
+		nodes  int
+		want   bool
+	}{
+		{DefaultLabels, 1, false},
+		{DefaultLabels, 3, true},
+		{"install", 3, false}, // a narrow filter is the user's
+		{NodeFailureLabel, 1, true},
+	} {
+		lf, err := types.ParseLabelFilter(withoutUpgrade(nodeFailureFilter(c.filter, c.nodes)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := lf([]string{NodeFailureLabel, "disruptive"}); got != c.want {
+			t.Errorf("filter %q, %d nodes: node-failure selected %v, want %v", c.filter, c.nodes, got, c.want)
+		}
+	}
+}

@@ -26,6 +26,10 @@ type Result struct {
 	Gets      int64   `json:"gets"`
 	Sets      int64   `json:"sets"`
 	OpsPerSec float64 `json:"opsPerSec"`
+	// UnmeasuredRequests are the GET/SET requests the server answered
+	// outside the measured phase (prefill, warmup): with Requests, what the
+	// server's own command counts must show.
+	UnmeasuredRequests int64 `json:"unmeasuredRequests,omitempty"`
 	// Errors counts failed requests by kind (e.g. "timeout", "conn_reset", "server_error:ERR ..."); never dropped.
 	Errors map[string]int64 `json:"errors,omitempty"`
 
@@ -47,7 +51,52 @@ type Result struct {
 	// Knee is set by a --find-max run: every open-loop step it took and the
 	// highest rate that met the SLO. The run's own fields are that step's.
 	Knee *Knee `json:"knee,omitempty"`
+
+	// Parallel is set for a run played by several pods at once
+	// (dfe2e load --job --parallel N): each pod's part and the server's own
+	// count it was checked against. The run's own fields are the merge.
+	Parallel *Parallel `json:"parallel,omitempty"`
 }
+
+// Parallel describes a distributed run.
+type Parallel struct {
+	// Pods is the number of pods the run was split over.
+	Pods int `json:"pods"`
+	// Parts are the pods' own results, by index; a pod that ended without
+	// results has Failed set and no counts.
+	Parts []PodPart `json:"parts"`
+	// Server is the cross-check against the server's INFO commandstats
+	// (nil when it could not be taken, e.g. the run failed first).
+	Server *ServerCount `json:"server,omitempty"`
+}
+
+// PodPart is one pod's share of a distributed run and what it measured.
+type PodPart struct {
+	Index       int     `json:"index"`
+	Pod         string  `json:"pod"`
+	Seed        int64   `json:"seed"`
+	Connections int     `json:"connections"`
+	Rate        float64 `json:"rate,omitempty"`
+	Requests    int64   `json:"requests"`
+	Gets        int64   `json:"gets"`
+	Sets        int64   `json:"sets"`
+	Unmeasured  int64   `json:"unmeasuredRequests,omitempty"`
+	Errors      int64   `json:"errors"`
+	Partial     bool    `json:"partial"`
+	// Failed says why the pod has no (or only partial) results.
+	Failed string `json:"failed,omitempty"`
+}
+
+// ServerCount is the server's own count of the commands the workload sends
+// (INFO commandstats, calls of GET and SET), before and after the run.
+type ServerCount struct {
+	Commands []string `json:"commands"`
+	Before   int64    `json:"before"`
+	After    int64    `json:"after"`
+}
+
+// Delta is the commands the server counted during the run.
+func (s ServerCount) Delta() int64 { return s.After - s.Before }
 
 // Percentiles are latencies in microseconds.
 type Percentiles struct {

@@ -25,6 +25,10 @@ type Options struct {
 	Progress func(Interval)
 	// TargetLabel overrides Result.Target (default: the address).
 	TargetLabel string
+	// Barrier, when set, is called once every connection is open (and the
+	// prefill done); the run starts at the time it returns, not before,
+	// so the pods of one distributed run all start together.
+	Barrier func(ctx context.Context) (time.Time, error)
 }
 
 // Measurement is a finished (or interrupted) run: the Result contract plus
@@ -79,6 +83,16 @@ func Run(ctx context.Context, t Target, w Workload, o Options) (*Measurement, er
 
 	r := &run{t: t, w: w, open: w.OpenLoop(), stopCh: make(chan struct{})}
 	r.runStart = time.Now()
+	if o.Barrier != nil {
+		at, err := waitBarrier(ctx, o.Barrier)
+		if err != nil {
+			for _, c := range closers {
+				c()
+			}
+			return nil, err
+		}
+		r.runStart = at // every pod's schedule and measured phase start here
+	}
 	r.measureStart = r.runStart.Add(w.Warmup)
 	maxSec, minSecs := -1, 0
 	if w.Duration > 0 {
@@ -167,6 +181,9 @@ func Run(ctx context.Context, t Target, w Workload, o Options) (*Measurement, er
 		Tool: ToolName, Target: t.Addr, ServerInfo: info, Workload: w,
 		Start: r.measureStart, End: end, Partial: partial.Load(), Errors: map[string]int64{},
 	}
+	if w.Prefill {
+		res.UnmeasuredRequests = w.Keyspace
+	}
 	if o.TargetLabel != "" {
 		res.Target = o.TargetLabel
 	}
@@ -177,6 +194,7 @@ func Run(ctx context.Context, t Target, w Workload, o Options) (*Measurement, er
 		res.Requests += wk.answered
 		res.Gets += wk.gets
 		res.Sets += wk.sets
+		res.UnmeasuredRequests += wk.unmeasured
 		for k, v := range wk.errs {
 			res.Errors[k] += v
 		}
@@ -194,11 +212,11 @@ func Run(ctx context.Context, t Target, w Workload, o Options) (*Measurement, er
 		res.ClientCPUSeconds = cpu1 - cpu0
 	}
 	m := &Measurement{Latency: agg.total, Uncorrected: agg.totalUnc, Intervals: agg.log}
-	res.Latency = percentiles(agg.total)
+	res.Latency = PercentilesOf(agg.total)
 	enc, _ := agg.total.EncodeV2()
 	res.Histogram = string(enc)
 	if r.open {
-		p := percentiles(agg.totalUnc)
+		p := PercentilesOf(agg.totalUnc)
 		res.Uncorrected = &p
 		encU, _ := agg.totalUnc.EncodeV2()
 		res.UncorrectedHistogram = string(encU)
@@ -211,7 +229,8 @@ func Run(ctx context.Context, t Target, w Workload, o Options) (*Measurement, er
 	return m, nil
 }
 
-func percentiles(h *hdr.Histogram) Percentiles {
+// PercentilesOf reads the summary percentiles (µs) off a latency histogram.
+func PercentilesOf(h *hdr.Histogram) Percentiles {
 	return Percentiles{
 		P50: float64(h.ValueAtQuantile(50)), P90: float64(h.ValueAtQuantile(90)),
 		P99: float64(h.ValueAtQuantile(99)), P999: float64(h.ValueAtQuantile(99.9)),
@@ -308,6 +327,7 @@ type worker struct {
 	localSeq  uint64 // op-mix position outside the count budget
 
 	answered, gets, sets int64
+	unmeasured           int64 // answered outside the measured phase (warmup)
 	errs                 map[string]int64
 }
 
@@ -456,6 +476,7 @@ func (wk *worker) encode(buf []byte, tpl *commandTemplates, mix opMix, isGet []b
 // account counts one parsed reply to a GET (isGet) or SET request.
 func (wk *worker) account(measured bool, st replyStatus, msg []byte, isGet bool) {
 	if !measured {
+		wk.unmeasured++
 		return
 	}
 	if st == replyError {
@@ -582,4 +603,32 @@ func redialPause(backoff time.Duration, stop <-chan struct{}) time.Duration {
 		tm.Stop()
 	}
 	return min(2*backoff, time.Second)
+}
+
+// BarrierError is a run whose start barrier failed (the pod could not learn
+// when to start, or learnt it too late to start with the others).
+type BarrierError struct{ Err error }
+
+func (e *BarrierError) Error() string { return "start barrier: " + e.Err.Error() }
+func (e *BarrierError) Unwrap() error { return e.Err }
+
+// waitBarrier asks the barrier for the start time and waits until then.
+func waitBarrier(ctx context.Context, barrier func(context.Context) (time.Time, error)) (time.Time, error) {
+	at, err := barrier(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return time.Time{}, fmt.Errorf("interrupted at the start barrier: %w", ctx.Err())
+		}
+		return time.Time{}, &BarrierError{Err: err}
+	}
+	if d := time.Until(at); d > 0 {
+		tm := time.NewTimer(d)
+		defer tm.Stop()
+		select {
+		case <-tm.C:
+		case <-ctx.Done():
+			return time.Time{}, fmt.Errorf("interrupted at the start barrier: %w", ctx.Err())
+		}
+	}
+	return at, nil
 }

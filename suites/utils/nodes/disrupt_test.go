@@ -30,7 +30,7 @@ func TestFailoverBoundIsDetectionPlusTheFailoverBudget(t *testing.T) {
 
 func readyPod(name, ns, node string, labels map[string]string, ready corev1.ConditionStatus) *corev1.Pod {
 	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
-		Spec: corev1.PodSpec{NodeName: node},
+		Spec:   corev1.PodSpec{NodeName: node},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: ready}}}}
 }
 

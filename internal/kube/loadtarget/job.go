@@ -128,22 +128,9 @@ func JobFromManifest(raw []byte) (*batchv1.Job, error) {
 func (r *Runner) Run(ctx context.Context, job *batchv1.Job, length time.Duration) (log []byte, err error) {
 	ns, name := job.Namespace, job.Name
 	jobs := r.Client.BatchV1().Jobs(ns)
-	if _, err := r.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-		return nil, inputf("namespace %s does not exist: give the instance's namespace with --namespace", ns)
-	} else if err != nil {
-		return nil, fmt.Errorf("namespace %s: %w", ns, err)
+	if err := r.create(ctx, job); err != nil {
+		return nil, err
 	}
-	// A Job left by an aborted run would block the name: remove it first.
-	if _, err := jobs.Get(ctx, name, metav1.GetOptions{}); err == nil {
-		r.logf("removing load Job %s/%s left by an earlier run", ns, name)
-		if err := r.Delete(ctx, ns, name); err != nil {
-			return nil, err
-		}
-	}
-	if _, err := jobs.Create(ctx, job, metav1.CreateOptions{}); err != nil {
-		return nil, fmt.Errorf("creating load Job %s/%s: %w", ns, name, err)
-	}
-	r.logf("created load Job %s/%s (image %s)", ns, name, job.Spec.Template.Spec.Containers[0].Image)
 	defer func() {
 		// Cleanup outlives a cancelled ctx (Ctrl-C): bounded by ObjectDeleted.
 		if derr := r.Delete(context.WithoutCancel(ctx), ns, name); derr != nil {
@@ -218,6 +205,30 @@ func (r *Runner) Run(ctx context.Context, job *batchv1.Job, length time.Duration
 		reason = "did not finish: Job " + jobFailed
 	}
 	return log, &FailedError{Job: ns + "/" + name, Pod: pod.Name, ExitCode: code, Reason: reason, LogTail: logTail(log, 15)}
+}
+
+// create checks the namespace, removes a Job of the same name an aborted
+// run left, and creates job.
+func (r *Runner) create(ctx context.Context, job *batchv1.Job) error {
+	ns, name := job.Namespace, job.Name
+	jobs := r.Client.BatchV1().Jobs(ns)
+	if _, err := r.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		return inputf("namespace %s does not exist: give the instance's namespace with --namespace", ns)
+	} else if err != nil {
+		return fmt.Errorf("namespace %s: %w", ns, err)
+	}
+	// A Job left by an aborted run would block the name: remove it first.
+	if _, err := jobs.Get(ctx, name, metav1.GetOptions{}); err == nil {
+		r.logf("removing load Job %s/%s left by an earlier run", ns, name)
+		if err := r.Delete(ctx, ns, name); err != nil {
+			return err
+		}
+	}
+	if _, err := jobs.Create(ctx, job, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating load Job %s/%s: %w", ns, name, err)
+	}
+	r.logf("created load Job %s/%s (image %s)", ns, name, job.Spec.Template.Spec.Containers[0].Image)
+	return nil
 }
 
 // jobPod is the newest pod of the Job (nil while there is none).

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
+	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen/barrier"
 )
 
 // WorkloadFlag is the `dfe2e load` flag that takes the workload as JSON
@@ -33,7 +34,23 @@ type JobSpec struct {
 	// PullPolicy is the container's imagePullPolicy (default IfNotPresent;
 	// Never for an image built here and loaded into the node).
 	PullPolicy string
+	// Parallel > 0 makes the Job an Indexed Job of that many pods, spread
+	// over the nodes, each playing loadgen.Share of Workload behind the start
+	// barrier (RunParallel). 0 is the single-pod Job.
+	Parallel int
+	// BarrierTimeout bounds a parallel pod's wait for the start time.
+	BarrierTimeout time.Duration
 }
+
+// Parallel pods' barrier plumbing: the readiness endpoint the kubelet
+// probes, and the downward-API file showing the start annotation.
+const (
+	BarrierPort     = 8080
+	barrierDir      = "/etc/dfe2e-start"
+	barrierFile     = "start"
+	shareIndexEnv   = "DFE2E_SHARE_INDEX"
+	CompletionIndex = "batch.kubernetes.io/job-completion-index"
+)
 
 // JobUID is the non-root user the Job runs as (nobody).
 const JobUID = 65534
@@ -58,11 +75,26 @@ func (s JobSpec) Args() ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load Job workload: %w", err)
 	}
-	return []string{"load", "--" + WorkloadFlag, string(w),
+	args := []string{"load", "--" + WorkloadFlag, string(w),
 		"--addr", fmt.Sprintf("%s.%s.svc:6379", s.Instance, s.Namespace), "--allow-remote",
 		"--out", "/tmp/dfe2e-load", "--stdout", "bundle",
 		"--target-label", fmt.Sprintf("Job %s/%s → %s.%s.svc:6379", s.Namespace, JobName(s.Instance), s.Instance, s.Namespace),
-	}, nil
+	}
+	if s.Parallel > 0 {
+		// The pod takes its share of the whole workload by its completion
+		// index, so every pod runs the same template.
+		args = append(args, "--share-of", fmt.Sprint(s.Parallel), "--share-index", "$("+shareIndexEnv+")",
+			"--barrier-file", barrierDir+"/"+barrierFile, "--barrier-timeout", s.barrierTimeout().String(),
+			"--barrier-addr", fmt.Sprintf(":%d", BarrierPort))
+	}
+	return args, nil
+}
+
+func (s JobSpec) barrierTimeout() time.Duration {
+	if s.BarrierTimeout > 0 {
+		return s.BarrierTimeout
+	}
+	return 5 * time.Minute
 }
 
 // JobManifest renders the batch/v1 Job as JSON (kubectl apply -f accepts it).
@@ -92,6 +124,13 @@ func JobManifest(s JobSpec) ([]byte, error) {
 	if err := w.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if s.Parallel < 0 {
+		errs = append(errs, fmt.Errorf("parallel %d: give the number of pods", s.Parallel))
+	} else if s.Parallel > 0 {
+		if err := loadgen.CheckShare(w, s.Parallel); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -104,6 +143,9 @@ func JobManifest(s JobSpec) ([]byte, error) {
 	deadline := w.Warmup + w.Duration + 2*time.Minute
 	if w.Requests > 0 {
 		deadline = w.Warmup + 30*time.Minute
+	}
+	if s.Parallel > 0 {
+		deadline += s.barrierTimeout()
 	}
 	labels := map[string]string{
 		"app.kubernetes.io/name":       "dfe2e-loadgen",
@@ -132,7 +174,7 @@ func JobManifest(s JobSpec) ([]byte, error) {
 			"capabilities":             map[string]any{"drop": []string{"ALL"}},
 			"seccompProfile":           map[string]string{"type": "RuntimeDefault"},
 		},
-		"volumeMounts": []map[string]string{{"name": "out", "mountPath": "/tmp"}},
+		"volumeMounts": []map[string]any{{"name": "out", "mountPath": "/tmp"}},
 	}
 	if s.PasswordSecret != "" {
 		container["env"] = []map[string]any{{
@@ -142,26 +184,59 @@ func JobManifest(s JobSpec) ([]byte, error) {
 			}},
 		}}
 	}
+	podSpec := map[string]any{
+		"restartPolicy":                "Never",
+		"automountServiceAccountToken": false,
+		"containers":                   []any{container},
+		"volumes":                      []map[string]any{{"name": "out", "emptyDir": map[string]any{}}},
+	}
+	spec := map[string]any{
+		"backoffLimit":            0,
+		"activeDeadlineSeconds":   int64(deadline.Seconds()),
+		"ttlSecondsAfterFinished": 3600,
+		"template": map[string]any{
+			"metadata": map[string]any{"labels": labels},
+			"spec":     podSpec,
+		},
+	}
+	if s.Parallel > 0 {
+		// All pods run at once; any failure fails the Job (backoffLimit 0),
+		// and the Job controller then stops the others.
+		spec["completionMode"] = "Indexed"
+		spec["completions"] = s.Parallel
+		spec["parallelism"] = s.Parallel
+		// One node still works: spread where possible, never refuse to schedule.
+		podSpec["topologySpreadConstraints"] = []map[string]any{{
+			"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+			"labelSelector": map[string]any{"matchLabels": map[string]string{JobNameLabel: JobName(s.Instance)}},
+		}}
+		podSpec["volumes"] = append(podSpec["volumes"].([]map[string]any), map[string]any{
+			"name": "start",
+			"downwardAPI": map[string]any{"items": []map[string]any{{
+				"path": barrierFile, "fieldRef": map[string]string{"fieldPath": "metadata.annotations['" + barrier.StartAnnotation + "']"},
+			}}},
+		})
+		container["volumeMounts"] = append(container["volumeMounts"].([]map[string]any), map[string]any{"name": "start", "mountPath": barrierDir, "readOnly": true})
+		env, _ := container["env"].([]map[string]any)
+		container["env"] = append(env, map[string]any{
+			"name":      shareIndexEnv,
+			"valueFrom": map[string]any{"fieldRef": map[string]string{"fieldPath": "metadata.annotations['" + CompletionIndex + "']"}},
+		})
+		container["ports"] = []map[string]any{{"name": "barrier", "containerPort": BarrierPort}}
+		// Ready = connected and waiting at the barrier: the harness releases
+		// the pods once all are.
+		container["readinessProbe"] = map[string]any{
+			"httpGet":       map[string]any{"path": barrier.ReadyPath, "port": "barrier"},
+			"periodSeconds": 1, "failureThreshold": 1,
+		}
+	}
 	job := map[string]any{
 		"apiVersion": "batch/v1",
 		"kind":       "Job",
 		"metadata": map[string]any{
 			"name": JobName(s.Instance), "namespace": s.Namespace, "labels": labels,
 		},
-		"spec": map[string]any{
-			"backoffLimit":            0,
-			"activeDeadlineSeconds":   int64(deadline.Seconds()),
-			"ttlSecondsAfterFinished": 3600,
-			"template": map[string]any{
-				"metadata": map[string]any{"labels": labels},
-				"spec": map[string]any{
-					"restartPolicy":                "Never",
-					"automountServiceAccountToken": false,
-					"containers":                   []any{container},
-					"volumes":                      []map[string]any{{"name": "out", "emptyDir": map[string]any{}}},
-				},
-			},
-		},
+		"spec": spec,
 	}
 	return json.MarshalIndent(job, "", "  ")
 }

@@ -113,9 +113,7 @@ var _ = Describe("Snapshot and restore", Label(LabelSnapshotRestore), func() {
 			It("keeps every key when the kind node container restarts", Label(labelDataDisruptive), func(ctx SpecContext) {
 				requireTarget(s)
 				Expect(s.Loaded).To(BeTrue(), "the dataset was not loaded")
-				if provider.Name() != "kind" {
-					Skip("restarting the node container needs the kind cluster of this run (DFE2E_CLUSTER=kind); provider is " + provider.Name())
-				}
+				needKindNodes()
 				m, err := s.Target.Master(ctx, time.Time{})
 				Expect(err).NotTo(HaveOccurred())
 				since := time.Now()

@@ -58,6 +58,7 @@ var (
 		Logf:             func(f string, a ...any) { GinkgoWriter.Printf(f, a...) },
 		DataPlaneStandIn: config.FromEnv().DragonflyStandIn,
 		OperatorImage:    config.FromEnv().OperatorImage,
+		StorageClass:     config.FromEnv().StorageClass,
 	}
 )
 
@@ -109,6 +110,9 @@ func renderBundle(version string) types.EnvFunc {
 		if k8s, clientset, err = clients.New(c.Config); err != nil {
 			return ctx, err
 		}
+		// On a cluster the run does not own, everything the specs create
+		// carries the run's labels: dfe2e removes exactly that afterwards.
+		k8s = cluster.LabelCreates(k8s, config.FromEnv().RunID)
 		dataEnv.Client, dataEnv.Clientset, dataEnv.Config, dataEnv.Provider = k8s, clientset, c.Config, provider.Name()
 		bundle, err = operator.Render(ctx, version, bundleSource())
 		if err != nil {
@@ -176,6 +180,15 @@ func disposable() bool {
 func needNodes() {
 	if provider != nil && provider.Name() == "envtest" {
 		Skip("needs a cluster with nodes and local-path storage (make e2e, or DFE2E_CLUSTER=kind|kubeconfig); envtest has an API server only")
+	}
+}
+
+// needKindNodes skips unless the nodes are this run's kind containers
+// (restarting or stopping a node is a docker command on its container).
+func needKindNodes() {
+	needNodes()
+	if provider != nil && provider.Name() != "kind" {
+		Skip("needs kind node containers; the cluster is external (provider " + provider.Name() + ")")
 	}
 }
 

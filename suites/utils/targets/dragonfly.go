@@ -66,6 +66,9 @@ func (t *Dragonfly) Deploy(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := WithStorageClass(u, t.Env.StorageClass); err != nil {
+		return "", err
+	}
 	t.Teardown(ctx)
 	if err := t.Env.Client.Create(ctx, u); err != nil {
 		return "", fmt.Errorf("creating Dragonfly %s: %w", t.Name, err)
@@ -136,4 +139,17 @@ func (t *Dragonfly) Teardown(ctx context.Context) {
 	u.SetName(t.Name)
 	objects.DeleteAndForget(ctx, t.Env.Client, u)
 	objects.DeleteClaims(ctx, t.Env.Client, instances.Namespace, "df-"+t.Name+"-")
+}
+
+// WithStorageClass sets the class of the instance's snapshot claim
+// (spec.snapshot.persistentVolumeClaimSpec.storageClassName) when class is
+// set and the instance has a claim; an instance without one is left as it is.
+func WithStorageClass(u *unstructured.Unstructured, class string) error {
+	if class == "" {
+		return nil
+	}
+	if _, ok, _ := unstructured.NestedMap(u.Object, "spec", "snapshot", "persistentVolumeClaimSpec"); !ok {
+		return nil
+	}
+	return unstructured.SetNestedField(u.Object, class, "spec", "snapshot", "persistentVolumeClaimSpec", "storageClassName")
 }

@@ -51,6 +51,9 @@ func (t *StandIn) Deploy(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("building the stand-in image: %w", err)
 	}
 	t.Options.Image = img.Ref
+	if t.Env.StorageClass != "" {
+		t.Options.StorageClass = t.Env.StorageClass
+	}
 	if blocked, err := nodes.EnsureImage(ctx, t.Env.Client, t.Env.Provider, img.Ref, img.Archive, t.Env.Logf); blocked != "" || err != nil {
 		return blocked, err
 	}

@@ -70,6 +70,9 @@ type Env struct {
 	DataPlaneStandIn string
 	// OperatorImage, when set, replaces the operator's manager image.
 	OperatorImage string
+	// StorageClass, when set, is the class of every PVC a target creates
+	// (DFE2E_STORAGE_CLASS); empty: the fixtures' own (local-path).
+	StorageClass string
 }
 
 // The target keys of DFE2E_SNAPSHOT_TARGET.

@@ -140,3 +140,39 @@ func TestStandInScaleAndTeardown(t *testing.T) {
 		t.Error("StandIn describes itself and uses its --dir")
 	}
 }
+
+// The storage class given to the run reaches the claim of every instance
+// fixture that has one; a fixture left on its own class (local-path, the
+// planted defect on a cluster without it) is named.
+func TestWithStorageClassReachesEverySnapshotClaim(t *testing.T) {
+	for _, name := range instances.Names() {
+		u, err := instances.Get(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, hasClaim, _ := unstructured.NestedMap(u.Object, "spec", "snapshot", "persistentVolumeClaimSpec")
+		if err := WithStorageClass(u, "gold"); err != nil {
+			t.Fatal(err)
+		}
+		got, _, _ := unstructured.NestedString(u.Object, "spec", "snapshot", "persistentVolumeClaimSpec", "storageClassName")
+		if hasClaim && got != "gold" {
+			t.Errorf("instance %s: snapshot claim on class %q, want the run's gold", name, got)
+		}
+		if !hasClaim && got != "" {
+			t.Errorf("instance %s has no snapshot claim but got class %q", name, got)
+		}
+	}
+	u, _ := instances.Get(instances.Snapshot)
+	if WithStorageClass(u, ""); u.Object["spec"].(map[string]any)["snapshot"].(map[string]any)["persistentVolumeClaimSpec"].(map[string]any)["storageClassName"] != "local-path" {
+		t.Error("without a class the fixture keeps its own")
+	}
+}
+
+func TestStandInClaimUsesTheRunsStorageClass(t *testing.T) {
+	o := standin.Default(instances.Namespace, "img")
+	o.StorageClass = "gold"
+	_, sts := o.Objects()
+	if c := sts.Spec.VolumeClaimTemplates[0].Spec.StorageClassName; c == nil || *c != "gold" {
+		t.Fatalf("stand-in claim class %v, want gold", c)
+	}
+}

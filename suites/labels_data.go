@@ -17,6 +17,12 @@ const (
 	// the volume), each proven to make its check fail naming the defect.
 	// Not "selftest": those run on envtest, these need nodes.
 	LabelDataSelfTest = "data-selftest"
+	// LabelNodeFailure: on a cluster of 2 or more kind nodes, the node under
+	// the master is stopped, then (another spec) paused, under write load →
+	// a replica on another node promoted, Service repointed within the
+	// stated bound, RTO/RPO reported, the node restored. Selected by the
+	// default filter only with --nodes > 1; skipped with the reason on one node.
+	LabelNodeFailure = "node-failure"
 	// labelDataDisruptive is the value of the Flux tier's LabelDisruptive
 	// (specs that restart the operator on purpose, e.g. a node restart).
 	labelDataDisruptive = "disruptive"

@@ -1,0 +1,168 @@
+//go:build e2e
+
+package suites
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures/instances"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/failover"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator/dfapi"
+	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/nodes"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/takeover"
+)
+
+var _ = Describe("Node failure", Label(LabelNodeFailure, labelDataDisruptive), func() {
+	bound := "within " + nodes.FailoverBound().String() + " (node-monitor-grace-period " + nodes.Monitor.String() + " + " + string(wait.FailoverRecovered) + ")"
+	It("promotes a replica on another node when the master's node is stopped under write load; the Service follows "+bound+"; RTO and RPO are reported; no acknowledged write is lost beyond the replication-lag tail", func(ctx SpecContext) {
+		nodeFailover(ctx, nodes.Stop)
+	}, NodeTimeout(15*time.Minute))
+	It("promotes a replica on another node when the master's node is paused (unreachable, not gone) under write load; the Service follows "+bound+"; RTO and RPO are reported; no acknowledged write is lost beyond the replication-lag tail", func(ctx SpecContext) {
+		nodeFailover(ctx, nodes.Pause)
+	}, NodeTimeout(15*time.Minute))
+})
+
+// needSeveralKindNodes skips where no node can be failed: one node (the
+// control plane itself), or nodes this process cannot stop (not kind).
+func needSeveralKindNodes(ctx context.Context) {
+	GinkgoHelper()
+	needNodes()
+	if provider.Name() != "kind" {
+		Skip("stops and pauses kind node containers with docker; the cluster is " + provider.Name())
+	}
+	n, err := nodes.Count(ctx, k8s)
+	Expect(err).NotTo(HaveOccurred())
+	if n < 2 {
+		Skip(fmt.Sprintf("needs a cluster of 2 or more nodes to fail one under the master; this one has %d (dfe2e e2e --nodes 3)", n))
+	}
+}
+
+func nodeFailover(ctx SpecContext, d nodes.Disruption) {
+	reportDataPlane()
+	atLevel(High)
+	needSeveralKindNodes(ctx)
+	old, ds := replicatedWithDataset(ctx)
+	node := old.Spec.NodeName
+	appLabels := map[string]string{dfapi.AppLabel: instances.Replicated}
+	evidence := func(ctx context.Context) string {
+		return nodes.Evidence(ctx, k8s, clientset, instances.Namespace, appLabels)
+	}
+
+	By("checking that a Ready replica runs on another node than the master's node " + node)
+	roles, err := instance.Discover(ctx, k8s, instances.Namespace, instances.Replicated)
+	Expect(err).NotTo(HaveOccurred())
+	survivors := 0
+	for i := range roles.Others {
+		if roles.Others[i].Spec.NodeName != node && instance.PodReady(&roles.Others[i]) {
+			survivors++
+		}
+	}
+	Expect(survivors).To(BeNumerically(">", 0), "no Ready replica outside the master's node %s: nothing could take over when it fails\n%s", node, evidence(ctx))
+
+	By("running the operator on another node than " + node)
+	moved, err := nodes.MoveOperatorOff(ctx, k8s, node)
+	Expect(err).NotTo(HaveOccurred())
+	if moved {
+		GinkgoWriter.Printf("the operator ran on %s, the master's node: moved it off (a failover needs a live operator)\n", node)
+	}
+
+	By(fmt.Sprintf("writing through the Service, then %sing node %s under the master %s", d, node, old.Name))
+	sf, log, stopWriter := writeThroughService(ctx, instances.Namespace, instances.Replicated, 200)
+	// Cleanups run last first: the evidence is read while the node is
+	// still down, then the node is restored (before the instance's
+	// teardown, which could not delete pods on a dead node).
+	DeferCleanup(func(ctx SpecContext) {
+		start := time.Now()
+		Expect(nodes.Restore(ctx, k8s, node)).To(Succeed(), "restoring node %s after its %s", node, d)
+		GinkgoWriter.Printf("node %s restored and Ready in %s\n", node, time.Since(start).Round(time.Second))
+	}, NodeTimeout(6*time.Minute))
+	DeferCleanup(func(ctx SpecContext) {
+		if CurrentSpecReport().Failed() {
+			GinkgoWriter.Printf("state after the node %s:\n%s", d, evidence(ctx))
+		}
+	}, NodeTimeout(time.Minute))
+
+	start := time.Now()
+	Expect(nodes.Disrupt(ctx, node, d)).To(Succeed())
+	kill := failover.Kill{At: time.Now(), Addr: sf.AddrOf(old.Name)}
+	GinkgoWriter.Printf("docker %s %s took %s\n", d, node, kill.At.Sub(start).Round(time.Millisecond))
+
+	By("waiting, " + nodes.FailoverBound().String() + " from the " + string(d) + ", for writes through the Service to succeed on another pod")
+	var rto time.Duration
+	_, err = wait.ForDuration(ctx, fmt.Sprintf("a write through the Service to succeed on another pod after node %s was %sed", node, d), nodes.FailoverBound()-time.Since(start),
+		func(context.Context) (bool, string, error) {
+			if a, ok := log.FirstAckAfter(kill.At, kill.Addr); ok {
+				rto = a.At.Sub(start)
+				return true, "", nil
+			}
+			if f, ok := log.LastFailure(); ok {
+				return false, "last write to " + f.Addr + ": " + f.Err, nil
+			}
+			return false, "no write failed yet", nil
+		})
+	Expect(err).NotTo(HaveOccurred(), "no failover within %s of the node %s\n%s", nodes.FailoverBound(), d, evidence(ctx))
+	reportMetric(reports.Metric{Name: "node " + string(d) + " RTO (" + instances.Replicated + ")", Unit: "s", Better: reports.Lower, Values: []float64{rto.Seconds()}})
+
+	By("finding the new master by its role label on another node, and the Service pointing at it")
+	var nm *corev1.Pod
+	_, err = wait.ForDuration(ctx, "a pod other than "+old.Name+", on another node than "+node+", to be labelled role=master and Ready", nodes.FailoverBound()-time.Since(start)+wait.Timeout(wait.FailoverRecovered),
+		func(ctx context.Context) (bool, string, error) {
+			r, err := instance.Discover(ctx, k8s, instances.Namespace, instances.Replicated)
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			switch {
+			case r.Master == nil:
+				return false, "no pod labelled role=master", nil
+			case r.Master.UID == old.UID:
+				return false, "the pod on the failed node, " + old.Name + ", is still labelled master", nil
+			case r.Master.Spec.NodeName == node:
+				return false, "new master " + r.Master.Name + " is on the failed node " + node, nil
+			case !instance.PodReady(r.Master):
+				return false, "new master " + r.Master.Name + " not Ready", nil
+			}
+			nm = r.Master
+			return true, "", nil
+		})
+	Expect(err).NotTo(HaveOccurred(), "%s", evidence(ctx))
+	Expect(failover.WaitServiceFollows(ctx, sf.Pod, old.Name, nm.Name)).To(Succeed(), "%s", evidence(ctx))
+	stopWriter()
+	if n, err := nodeNotReadyAfter(ctx, node, start); err == nil {
+		GinkgoWriter.Printf("node %s marked not Ready %s after the %s\n", node, n.Round(time.Second), d)
+	}
+
+	By("judging the acknowledged writes missing on the new master (RPO) against the replication-lag bound, and verifying the dataset")
+	held, err := takeover.Check(ctx, restConfig(), clientset, nm, log, ds)
+	Expect(err).NotTo(HaveOccurred())
+	rpo := held.RPO.Judge(kill, failover.ReplicationLag)
+	suffix := ", acknowledged writes lost; bound " + rpo.Bound.String() + ")"
+	reportMetric(reports.Metric{Name: "node " + string(d) + " RPO (" + instances.Replicated + suffix, Unit: "writes", Better: reports.Lower, Values: []float64{float64(rpo.LostWrites())}})
+	GinkgoWriter.Printf("node %s %sed: old master %s → new master %s on %s: RTO %s, RPO %s; %s\n", node, d, old.Name, nm.Name, nm.Spec.NodeName, rto.Round(time.Millisecond), rpo, held.RPO)
+	Expect(rpo.Err()).NotTo(HaveOccurred(), "acknowledged writes lost when node %s was %sed, beyond the replication lag", node, d)
+	Expect(held.Dataset.Err()).NotTo(HaveOccurred())
+}
+
+// nodeNotReadyAfter is how long after start the node's Ready condition left
+// True (from its transition time; informational).
+func nodeNotReadyAfter(ctx context.Context, node string, start time.Time) (time.Duration, error) {
+	var n corev1.Node
+	if err := k8s.Get(ctx, client.ObjectKey{Name: node}, &n); err != nil {
+		return 0, err
+	}
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady && c.Status != corev1.ConditionTrue {
+			return c.LastTransitionTime.Sub(start), nil
+		}
+	}
+	return 0, fmt.Errorf("node %s is Ready", node)
+}

@@ -98,19 +98,8 @@ func nodeFailover(ctx SpecContext, d nodes.Disruption) {
 	GinkgoWriter.Printf("docker %s %s took %s\n", d, node, kill.At.Sub(start).Round(time.Millisecond))
 
 	By("waiting, " + nodes.FailoverBound().String() + " from the " + string(d) + ", for writes through the Service to succeed on another pod")
-	var rto time.Duration
-	_, err = wait.ForDuration(ctx, fmt.Sprintf("a write through the Service to succeed on another pod after node %s was %sed", node, d), nodes.FailoverBound()-time.Since(start),
-		func(context.Context) (bool, string, error) {
-			if a, ok := log.FirstAckAfter(kill.At, kill.Addr); ok {
-				rto = a.At.Sub(start)
-				return true, "", nil
-			}
-			if f, ok := log.LastFailure(); ok {
-				return false, "last write to " + f.Addr + ": " + f.Err, nil
-			}
-			return false, "no write failed yet", nil
-		})
-	Expect(err).NotTo(HaveOccurred(), "no failover within %s of the node %s\n%s", nodes.FailoverBound(), d, evidence(ctx))
+	rto, err := nodes.RecoveryTime(ctx, log, start, kill, nodes.FailoverBound(), fmt.Sprintf("node %s being %sed", node, d))
+	Expect(err).NotTo(HaveOccurred(), "%s", evidence(ctx))
 	reportMetric(reports.Metric{Name: "node " + string(d) + " RTO (" + instances.Replicated + ")", Unit: "s", Better: reports.Lower, Values: []float64{rto.Seconds()}})
 
 	By("finding the new master by its role label on another node, and the Service pointing at it")

@@ -15,6 +15,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/failover"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/standin"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/podnet"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
@@ -232,4 +233,28 @@ func orNone(s string) string {
 		return "(no node)"
 	}
 	return s
+}
+
+// RecoveryTime waits until the writer logs an acknowledged write at or after
+// kill.At from another address than the failed master's (kill.Addr) and
+// returns its time from start (when the node was disrupted: the client's
+// outage). It gives up at start+bound with an error naming the last failed
+// write: a Service left on the dead pod, or on none.
+func RecoveryTime(ctx context.Context, log *failover.Log, start time.Time, kill failover.Kill, bound time.Duration, what string) (time.Duration, error) {
+	var rto time.Duration
+	_, err := wait.ForDuration(ctx, "a write through the Service to succeed on another pod after "+what, bound-time.Since(start),
+		func(context.Context) (bool, string, error) {
+			if a, ok := log.FirstAckAfter(kill.At, kill.Addr); ok {
+				rto = a.At.Sub(start)
+				return true, "", nil
+			}
+			if f, ok := log.LastFailure(); ok {
+				return false, "last write to " + orNone(f.Addr) + ": " + f.Err, nil
+			}
+			return false, "no write failed yet", nil
+		})
+	if err != nil && ctx.Err() == nil {
+		return 0, fmt.Errorf("no failover within %s of %s: %w", bound, what, err)
+	}
+	return rto, err
 }

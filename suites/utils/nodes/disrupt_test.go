@@ -2,6 +2,7 @@ package nodes
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/data/failover"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/testutil/fakecluster"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
 )
@@ -86,5 +88,22 @@ func TestSpread(t *testing.T) {
 	s := Spread([]corev1.Pod{*readyPod("b", "n", "w1", nil, "True"), *readyPod("a", "n", "w1", nil, "True"), *readyPod("c", "n", "w2", nil, "True")})
 	if strings.Join(s["w1"], ",") != "a,b" || strings.Join(s["w2"], ",") != "c" {
 		t.Fatal(s)
+	}
+}
+
+// The planted defect: a Service that routes to no pod after the node failed
+// (no promotion). The wait fails at the bound and names the last failure.
+func TestRecoveryTimeFailsWhenTheServiceNeverMoves(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &failover.Writer{Interval: 10 * time.Millisecond, Resolve: func(context.Context) (string, error) {
+		return "", errors.New("Service database/test-replicated routes to 0 pods [], want exactly the master")
+	}}
+	log, done := w.Start(ctx)
+	defer func() { cancel(); <-done }()
+	start := time.Now()
+	_, err := RecoveryTime(ctx, log, start, failover.Kill{At: start, Addr: "127.0.0.1:1"}, 400*time.Millisecond, "node dfe2e-worker was stopped")
+	if err == nil || !strings.Contains(err.Error(), "no failover within 400ms of node dfe2e-worker was stopped") || !strings.Contains(err.Error(), "routes to 0 pods") {
+		t.Fatalf("err %v", err)
 	}
 }

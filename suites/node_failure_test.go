@@ -76,7 +76,7 @@ func nodeFailover(ctx SpecContext, d nodes.Disruption) {
 		GinkgoWriter.Printf("the operator ran on %s, the master's node: moved it off (a failover needs a live operator)\n", node)
 	}
 
-	By(fmt.Sprintf("writing through the Service, then %sing node %s under the master %s", d, node, old.Name))
+	By(fmt.Sprintf("writing through the Service, then the %s of node %s under the master %s", d, node, old.Name))
 	sf, log, stopWriter := writeThroughService(ctx, instances.Namespace, instances.Replicated, 200)
 	// Cleanups run last first: the evidence is read while the node is
 	// still down, then the node is restored (before the instance's
@@ -98,7 +98,7 @@ func nodeFailover(ctx SpecContext, d nodes.Disruption) {
 	GinkgoWriter.Printf("docker %s %s took %s\n", d, node, kill.At.Sub(start).Round(time.Millisecond))
 
 	By("waiting, " + nodes.FailoverBound().String() + " from the " + string(d) + ", for writes through the Service to succeed on another pod")
-	rto, err := nodes.RecoveryTime(ctx, log, start, kill, nodes.FailoverBound(), fmt.Sprintf("node %s being %sed", node, d))
+	rto, err := nodes.RecoveryTime(ctx, log, start, kill, nodes.FailoverBound(), fmt.Sprintf("the %s of node %s", d, node))
 	Expect(err).NotTo(HaveOccurred(), "%s", evidence(ctx))
 	reportMetric(reports.Metric{Name: "node " + string(d) + " RTO (" + instances.Replicated + ")", Unit: "s", Better: reports.Lower, Values: []float64{rto.Seconds()}})
 
@@ -136,8 +136,8 @@ func nodeFailover(ctx SpecContext, d nodes.Disruption) {
 	rpo := held.RPO.Judge(kill, failover.ReplicationLag)
 	suffix := ", acknowledged writes lost; bound " + rpo.Bound.String() + ")"
 	reportMetric(reports.Metric{Name: "node " + string(d) + " RPO (" + instances.Replicated + suffix, Unit: "writes", Better: reports.Lower, Values: []float64{float64(rpo.LostWrites())}})
-	GinkgoWriter.Printf("node %s %sed: old master %s → new master %s on %s: RTO %s, RPO %s; %s\n", node, d, old.Name, nm.Name, nm.Spec.NodeName, rto.Round(time.Millisecond), rpo, held.RPO)
-	Expect(rpo.Err()).NotTo(HaveOccurred(), "acknowledged writes lost when node %s was %sed, beyond the replication lag", node, d)
+	GinkgoWriter.Printf("%s of node %s: old master %s → new master %s on %s: RTO %s, RPO %s; %s\n", d, node, old.Name, nm.Name, nm.Spec.NodeName, rto.Round(time.Millisecond), rpo, held.RPO)
+	Expect(rpo.Err()).NotTo(HaveOccurred(), "acknowledged writes lost in the %s of node %s, beyond the replication lag", d, node)
 	Expect(held.Dataset.Err()).NotTo(HaveOccurred())
 }
 

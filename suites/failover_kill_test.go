@@ -20,7 +20,7 @@ import (
 )
 
 var _ = Describe("Failover", Label(LabelFailover, labelDataDisruptive), func() {
-	It("promotes a replica when the master is killed under write load; the Service follows; RTO and RPO are reported; no acknowledged write is lost", func(ctx SpecContext) {
+	It("promotes a replica when the master is killed under write load; the Service follows; RTO and RPO are reported; no acknowledged write is lost beyond the replication-lag tail of the last "+failover.ReplicationLag.Window.String()+" before the kill", func(ctx SpecContext) {
 		reportDataPlane()
 		atLevel(High)
 		needNodes()
@@ -30,9 +30,11 @@ var _ = Describe("Failover", Label(LabelFailover, labelDataDisruptive), func() {
 		sf, log, stopWriter := writeThroughService(ctx, instances.Namespace, instances.Replicated, 200)
 		zero := int64(0)
 		Expect(k8s.Delete(ctx, old, &client.DeleteOptions{GracePeriodSeconds: &zero})).To(Succeed())
-		killedAt := time.Now()
+		// Stamped once the delete returned: the latest instant still tied to
+		// the kill, so the loss window is not widened (see failover.Judge).
+		kill := failover.Kill{At: time.Now(), Addr: sf.AddrOf(old.Name)}
 
-		rto, err := failover.MeasureRTO(ctx, log, killedAt, sf.AddrOf(old.Name))
+		rto, err := failover.MeasureRTO(ctx, log, kill.At, kill.Addr)
 		Expect(err).NotTo(HaveOccurred())
 		AddReportEntry(reports.MetricEntry, reports.Metric{Name: "failover RTO (" + instances.Replicated + ")", Unit: "s", Better: reports.Lower, Values: []float64{rto.Seconds()}})
 
@@ -59,13 +61,14 @@ var _ = Describe("Failover", Label(LabelFailover, labelDataDisruptive), func() {
 		Expect(failover.WaitServiceFollows(ctx, sf.Pod, old.Name, nm.Name)).To(Succeed())
 		stopWriter()
 
-		By("counting acknowledged writes missing on the new master (RPO) and verifying the dataset")
+		By("judging the acknowledged writes missing on the new master (RPO) against the replication-lag bound, and verifying the dataset")
 		held, err := takeover.Check(ctx, restConfig(), clientset, nm, log, ds)
 		Expect(err).NotTo(HaveOccurred())
-		rpo := held.RPO
-		AddReportEntry(reports.MetricEntry, reports.Metric{Name: "failover RPO (" + instances.Replicated + ", acknowledged writes lost)", Unit: "writes", Better: reports.Lower, Values: []float64{float64(rpo.Lost)}})
-		GinkgoWriter.Printf("old master %s → new master %s: RTO %s, RPO %s\n", old.Name, nm.Name, rto.Round(time.Millisecond), rpo)
-		Expect(rpo.Lost).To(BeZero(), "acknowledged writes lost in the failover: %s", rpo)
+		rpo := held.RPO.Judge(kill, failover.ReplicationLag)
+		AddReportEntry(reports.MetricEntry, reports.Metric{Name: "failover RPO (" + instances.Replicated + ", acknowledged writes lost)", Unit: "writes", Better: reports.Lower, Values: []float64{float64(rpo.LostWrites())}})
+		AddReportEntry(reports.MetricEntry, reports.Metric{Name: "failover RPO (" + instances.Replicated + ", time span of the lost writes; bound " + rpo.Bound.String() + ")", Unit: "ms", Better: reports.Lower, Values: []float64{rpo.SpanMillis()}})
+		GinkgoWriter.Printf("old master %s → new master %s: RTO %s, RPO %s; %s\n", old.Name, nm.Name, rto.Round(time.Millisecond), rpo, held.RPO)
+		Expect(rpo.Err()).NotTo(HaveOccurred(), "acknowledged writes lost in the failover beyond the replication lag")
 		Expect(held.Dataset.Err()).NotTo(HaveOccurred())
 	}, NodeTimeout(15*time.Minute))
 })

@@ -191,15 +191,15 @@ func Judge(ws []Write, k Kill, b Bound) Verdict {
 	if len(old) == 0 {
 		return v
 	}
-	endName := "the kill"
+	endName, why := "the kill", "a replica staler than the replication lag was promoted"
 	if tailEnd.After(k.At) {
 		endName = "the killed master's last lost ack (" + k.rel(tailEnd) + ")"
+		why += ", or the killed master went on acknowledging writes its replica no longer received after its pod was deleted"
 	}
 	if len(hole) == 0 {
 		v.add(RuleStale, old, fmt.Sprintf("the new master holds the killed master's acknowledged writes only up to %s; "+
-			"its lost tail of %d writes reaches back to %s, sent %s before %s, more than W=%s: "+
-			"a replica staler than the replication lag was promoted; lost beyond the window: %s",
-			k.heldBefore(ws, lostAt[0]), len(killed), Key(old[0].Seq), tailEnd.Sub(sent(old[0])).Round(time.Millisecond), endName, b.Window, k.list(old)))
+			"its lost tail of %d writes reaches back to %s, sent %s before %s, more than W=%s: %s; lost beyond the window: %s",
+			k.heldBefore(ws, lostAt[0]), len(killed), Key(old[0].Seq), tailEnd.Sub(sent(old[0])).Round(time.Millisecond), endName, b.Window, why, k.list(old)))
 	} else {
 		v.add(RuleOlder, old, fmt.Sprintf("%s sent more than W=%s before %s: lost writes older than the replication-lag window",
 			k.list(old), b.Window, endName))

@@ -17,8 +17,10 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/instance"
 )
 
-// Result is what the new master holds. The caller judges it: RPO.Lost
-// acknowledged writes are gone, Dataset.Err() names lost keys.
+// Result is what the new master holds. The caller judges it:
+// RPO.Judge(kill, bound) is the one loss judgement — failover.ReplicationLag
+// after a kill, failover.NoLoss after a hand-over that waits for the
+// replica — and Dataset.Err() names lost dataset keys.
 type Result struct {
 	RPO     failover.RPO
 	Dataset *dataset.Report

@@ -49,6 +49,9 @@ func TestJudgeCleanTakeover(t *testing.T) {
 	if r.RPO.Lost != 0 || r.RPO.Acked != len(log.Acked()) || r.Dataset.Err() != nil {
 		t.Fatalf("nothing was lost, got RPO %s and dataset %v", r.RPO, r.Dataset.Err())
 	}
+	if err := r.RPO.Judge(failover.Kill{At: time.Now(), Addr: log.Attempts()[0].Addr}, failover.NoLoss).Err(); err != nil {
+		t.Fatalf("nothing was lost: %v", err)
+	}
 }
 
 // Planted defect: one acknowledged write and one dataset key gone on the
@@ -65,6 +68,16 @@ func TestJudgeCountsWhatTheNewMasterLacks(t *testing.T) {
 	}
 	if r.RPO.Lost != 1 || r.RPO.LostSeqs[0] != log.Acked()[10] {
 		t.Errorf("RPO %s; want acknowledged write %d lost", r.RPO, log.Acked()[10])
+	}
+	// The judgement reads the same result: the write lost between held
+	// ones is a hole, whatever the bound, and zero tolerance names it too.
+	lost := failover.Key(log.Acked()[10])
+	kill := failover.Kill{At: time.Now(), Addr: log.Attempts()[0].Addr}
+	for _, b := range []failover.Bound{failover.ReplicationLag, failover.NoLoss} {
+		err := r.RPO.Judge(kill, b).Err()
+		if err == nil || !strings.Contains(err.Error(), "hole in the middle: keys "+lost) {
+			t.Errorf("%s: %v; want the hole at %s named", b, err, lost)
+		}
 	}
 	if r.Dataset.Lost() != 1 || r.Dataset.Err() == nil {
 		t.Errorf("dataset %v; want key %s lost", r.Dataset, ds.Name(3))

@@ -41,11 +41,15 @@ func EnsureImage(ctx context.Context, c client.Reader, provider, ref, archive st
 }
 
 // RestartKind restarts the container of kind node node (kind names the
-// container after the node) and waits until the node is Ready again.
+// container after the node), re-routes a per-node pod network (the restart
+// empties the node's routes) and waits until the node is Ready again.
 func RestartKind(ctx context.Context, c client.Reader, node string) error {
 	out, err := exec.CommandContext(ctx, standin.DockerBinary(), "restart", node).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("docker restart %s: %w: %s", node, err, out)
+	}
+	if err := Rewire(ctx, c, node); err != nil {
+		return err
 	}
 	_, err = wait.For(ctx, "kind node "+node+" to be Ready after its container restarted", wait.NodeRestarted, func(ctx context.Context) (bool, string, error) {
 		return Ready(ctx, c, node)

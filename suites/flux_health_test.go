@@ -36,6 +36,7 @@ import (
 // fluxRun is what BeforeAll set up for the ordered specs.
 var fluxRun struct {
 	served  *gitserver.Served
+	files   map[string][]byte
 	tree    *gitops.Tree
 	order   []*gitops.Kustomization
 	blocked map[string]string // Kustomization key → blocked message
@@ -78,13 +79,34 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 		if fluxRun.setupBlocked != "" {
 			return
 		}
-		By("serving the fixtures tree (operator bundle filled in) from an in-cluster Git server", func() {
+		By("rendering the fixtures tree (operator bundle filled in)", func() {
 			files, tree, err := fluxfixture.ExportTree(ctx, bundle.Version, bundleSource())
 			must(err)
-			fluxRun.tree = tree
+			fluxRun.files, fluxRun.tree = files, tree
 			fluxRun.order, err = flux.ChainOrder(tree)
 			must(err)
-			fluxRun.served, err = gitserver.Deploy(ctx, k8s, fluxfixture.GitServerNamespace, image, files)
+		})
+		// Each repetition starts from a chain it applies itself: Flux keeps a
+		// Kustomization Ready at a revision it served before even when what
+		// it applied is gone, and the Git server serves the same tree as the
+		// same commit, so nothing a repetition left would be re-applied.
+		chain := fluxfixture.NewChain(fluxRun.order)
+		By("removing, through Flux, any chain an earlier repetition or run left", func() {
+			removed, err := chain.Remove(ctx, k8s)
+			must(err)
+			if len(removed) > 0 {
+				AddReportEntry("removed before the install", strings.Join(removed, "\n"))
+			}
+		})
+		DeferCleanup(func(ctx SpecContext) {
+			By("removing what the tier created: Flux prunes what the chain applied, then the source, the Git server and the neighbour tenant go")
+			_, err := chain.Remove(ctx, k8s)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(chain.Present(ctx, k8s)).To(BeEmpty(), "left after the Flux tier's cleanup")
+		}, NodeTimeout(20*time.Minute))
+		By("serving the tree from an in-cluster Git server", func() {
+			var err error
+			fluxRun.served, err = gitserver.Deploy(ctx, k8s, fluxfixture.GitServerNamespace, image, fluxRun.files)
 			must(err)
 			AddReportEntry("git source", fluxRun.served.URL+" "+fluxRun.served.Revision)
 		})
@@ -115,7 +137,7 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 		Expect(st.LastAppliedRevision).To(Equal(fluxRun.served.Revision), "%s", st)
 	})
 
-	It("brings every Kustomization of the chain to Ready in dependency order, each within its timeout", func(ctx SpecContext) {
+	It("brings every Kustomization of the chain to Ready at the served revision in dependency order, each within its timeout, with everything it applied present", func(ctx SpecContext) {
 		var report []string
 		readyAt := map[string]time.Time{}
 		for _, k := range fluxRun.order {
@@ -130,7 +152,7 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 				continue
 			}
 			k := k
-			st, took, err := flux.WaitReady(ctx, k8s, flux.KustomizationGVK, fluxfixture.KSKey(k.Name), timeout, func(ctx context.Context) error {
+			st, took, err := flux.WaitReadyAt(ctx, k8s, fluxfixture.KSKey(k.Name), fluxRun.served.Revision, timeout, func(ctx context.Context) error {
 				return fluxfixture.WorkloadsFailing(ctx, k8s, clientset, k)
 			})
 			var be *imagepull.BlockedError
@@ -143,6 +165,7 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 				continue
 			}
 			Expect(err).NotTo(HaveOccurred(), "waited %s (its timeout + 30s) for Kustomization %s", timeout, k.Key())
+			Expect(flux.CheckApplied(ctx, k8s, fluxfixture.KSKey(k.Name))).To(Succeed())
 			readyAt[k.Key()] = time.Now()
 			for _, d := range k.DependsOn {
 				dep, _, err := flux.Get(ctx, k8s, flux.KustomizationGVK, fluxfixture.KSKey(d.Name))
@@ -303,6 +326,7 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 
 	It("keeps the database namespace and a neighbour tenant when the operator's Kustomization is suspended", func(ctx SpecContext) {
 		Expect(fluxfixture.PlantNeighbour(ctx, k8s, operator.Namespace)).To(Succeed())
+		DeferCleanup(removeNeighbour)
 		Expect(fluxfixture.SetSuspend(ctx, k8s, fluxfixture.KSKey(fluxfixture.OperatorKS), true)).To(Succeed())
 		DeferCleanup(func(ctx SpecContext) {
 			Expect(fluxfixture.SetSuspend(ctx, k8s, fluxfixture.KSKey(fluxfixture.OperatorKS), false)).To(Succeed())
@@ -314,12 +338,22 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 
 	It("keeps the database namespace and a neighbour tenant when the operator's Kustomization is removed (prune)", Label(LabelDisruptive), func(ctx SpecContext) {
 		Expect(fluxfixture.PlantNeighbour(ctx, k8s, operator.Namespace)).To(Succeed())
+		DeferCleanup(removeNeighbour)
 		// cluster-apps would re-create the Kustomization: hold it while the removal runs.
 		Expect(fluxfixture.SetSuspend(ctx, k8s, fluxfixture.KSKey(fluxfixture.ClusterApps), true)).To(Succeed())
 		DeferCleanup(func(ctx SpecContext) {
-			By("restoring the chain: resume " + fluxfixture.ClusterApps + " and reconcile it with source")
-			Expect(fluxfixture.SetSuspend(ctx, k8s, fluxfixture.KSKey(fluxfixture.ClusterApps), false)).To(Succeed())
-			_, err := flux.ReconcileWithSource(ctx, k8s, fluxfixture.KSKey(fluxfixture.ClusterApps))
+			// The removal pruned the Dragonfly CRD and with it test-cache's
+			// Dragonfly, which Flux would re-apply only at test-cache's next
+			// interval: every Kustomization is reconciled and checked.
+			By("restoring the chain: resume " + fluxfixture.ClusterApps + ", reconcile it with source, then every Kustomization applies the served revision again")
+			err := fluxfixture.RestoreChain(ctx, k8s, fluxRun.order, fluxRun.served.Revision, func(ctx context.Context, k *gitops.Kustomization) error {
+				return fluxfixture.WorkloadsFailing(ctx, k8s, clientset, k)
+			})
+			var be *imagepull.BlockedError
+			if errors.As(err, &be) && len(fluxRun.blocked) > 0 {
+				AddReportEntry("restore", "stopped where the chain was blocked before the removal: "+err.Error())
+				return
+			}
 			Expect(err).NotTo(HaveOccurred())
 		})
 		ks := &unstructured.Unstructured{}
@@ -343,3 +377,9 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 		Expect(fluxfixture.NeighbourKept(ctx, k8s, operator.Namespace)).To(Succeed())
 	})
 })
+
+// removeNeighbour removes the neighbour tenant a prune-safety spec planted
+// in the operator's namespace.
+func removeNeighbour(ctx SpecContext) {
+	Expect(client.IgnoreNotFound(k8s.Delete(ctx, fluxfixture.Neighbour(operator.Namespace)))).To(Succeed())
+}

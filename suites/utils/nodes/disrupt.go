@@ -103,8 +103,14 @@ func Rewire(ctx context.Context, c client.Reader, node string) error {
 	if dockerExec(ctx, node, nil, "test", "-f", podnet.ConfPath) != nil {
 		return nil
 	}
+	// The API server may itself be coming back (a restarted control plane).
 	var list corev1.NodeList
-	if err := c.List(ctx, &list); err != nil {
+	if _, err := wait.For(ctx, "the node list, to re-route the pod network after node "+node+" came back", wait.NodeRestarted, func(ctx context.Context) (bool, string, error) {
+		if err := c.List(ctx, &list); err != nil {
+			return false, err.Error(), nil
+		}
+		return true, "", nil
+	}); err != nil {
 		return err
 	}
 	var ns []podnet.Node

@@ -29,10 +29,12 @@ var _ = Describe("Failover", Label(LabelFailover, labelDataDisruptive), func() {
 		By("writing through the Service and killing the master")
 		sf, log, stopWriter := writeThroughService(ctx, instances.Namespace, instances.Replicated, 200)
 		zero := int64(0)
-		Expect(k8s.Delete(ctx, old, &client.DeleteOptions{GracePeriodSeconds: &zero})).To(Succeed())
-		// Stamped once the delete returned: the latest instant still tied to
-		// the kill, so the loss window is not widened (see failover.Judge).
+		err := k8s.Delete(ctx, old, &client.DeleteOptions{GracePeriodSeconds: &zero})
+		// Stamped as soon as the delete returned: the latest instant still
+		// tied to the kill, so the loss window is not widened (see
+		// failover.Judge).
 		kill := failover.Kill{At: time.Now(), Addr: sf.AddrOf(old.Name)}
+		Expect(err).NotTo(HaveOccurred(), "deleting the master %s", old.Name)
 
 		rto, err := failover.MeasureRTO(ctx, log, kill.At, kill.Addr)
 		Expect(err).NotTo(HaveOccurred())

@@ -143,13 +143,16 @@ func Judge(ws []Write, k Kill, b Bound) Verdict {
 	v.Span = end.Sub(sent(v.Lost[0]))
 
 	var other, hole, killed []Write
-	firstHole := -1
+	firstHole, firstKilled := -1, -1
 	for j, w := range v.Lost {
 		switch {
 		case k.Addr == "" || w.Addr != k.Addr:
 			other = append(other, w)
 		default:
 			killed = append(killed, w)
+			if firstKilled < 0 {
+				firstKilled = lostAt[j]
+			}
 			if lostAt[j] < lastHeld {
 				hole = append(hole, w)
 				if firstHole < 0 {
@@ -199,7 +202,7 @@ func Judge(ws []Write, k Kill, b Bound) Verdict {
 	if len(hole) == 0 {
 		v.add(RuleStale, old, fmt.Sprintf("the new master holds the killed master's acknowledged writes only up to %s; "+
 			"its lost tail of %d writes reaches back to %s, sent %s before %s, more than W=%s: %s; lost beyond the window: %s",
-			k.heldBefore(ws, lostAt[0]), len(killed), Key(old[0].Seq), tailEnd.Sub(sent(old[0])).Round(time.Millisecond), endName, b.Window, why, k.list(old)))
+			k.heldBefore(ws, firstKilled), len(killed), Key(old[0].Seq), tailEnd.Sub(sent(old[0])).Round(time.Millisecond), endName, b.Window, why, k.list(old)))
 	} else {
 		v.add(RuleOlder, old, fmt.Sprintf("%s sent more than W=%s before %s: lost writes older than the replication-lag window",
 			k.list(old), b.Window, endName))

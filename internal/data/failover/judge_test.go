@@ -115,6 +115,14 @@ func TestJudgeTable(t *testing.T) {
 			lost: 301, span: 1506 * time.Millisecond,
 		},
 		{
+			name: "stale replica promoted that also lost its own write",
+			ws:   newSynth(600, -4*time.Millisecond).then(20, newAddr, 1190*time.Millisecond, false).lose(append(seqRange(300, 600), 610)...).ws,
+			kill: kill, bound: ReplicationLag,
+			want: []Rule{RuleOtherMaster, RuleStale},
+			say:  []string{"keys dfe2e:wl:610 (sent +1.233s, acked +1.235s) acknowledged by 127.0.0.1:7002", "only up to dfe2e:wl:299 (acked -1.509s)", "lost tail of 301 writes"},
+			lost: 302, span: 2741 * time.Millisecond,
+		},
+		{
 			name: "hole in the middle within W",
 			ws:   newSynth(301, -4*time.Millisecond).then(20, newAddr, 1190*time.Millisecond, false).lose(292).ws,
 			kill: kill, bound: ReplicationLag,

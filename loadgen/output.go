@@ -184,6 +184,50 @@ func (m *Measurement) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&b, "\n  %-40s %d", k, r.Errors[k])
 	}
 	b.WriteString("\n")
+	if pr := r.Parallel; pr != nil {
+		writeParallel(&b, *pr, r)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeParallel adds the pods of a distributed run and the server's own
+// count it was checked against.
+func writeParallel(b *strings.Builder, pr Parallel, r Result) {
+	fmt.Fprintf(b, "\npods     %d started together; merged from their raw histograms\n", pr.Pods)
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  index\tpod\tseed\tconns\trate/s\trequests\tunmeasured\terrors\tstate")
+	var sum int64
+	for _, p := range pr.Parts {
+		state := "done"
+		switch {
+		case p.Failed != "":
+			state = "FAILED: " + p.Failed
+		case p.Partial:
+			state = "partial"
+		}
+		rate := "-"
+		if p.Rate > 0 {
+			rate = fmt.Sprintf("%g", p.Rate)
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%s\n", p.Index, p.Pod, p.Seed, p.Connections, rate, p.Requests, p.Unmeasured, p.Errors, state)
+		sum += p.Requests
+	}
+	tw.Flush()
+	fmt.Fprintf(b, "  sum of the pods: %d requests; merged histogram: %d\n", sum, r.Latency.Count)
+	if s := pr.Server; s != nil {
+		var errs int64
+		for _, v := range r.Errors {
+			errs += v
+		}
+		want := r.Latency.Count + r.UnmeasuredRequests
+		verdict := "matches"
+		if d := s.Delta(); d < want || d > want+errs {
+			verdict = "MISMATCH with"
+		}
+		fmt.Fprintf(b, "server   %s calls %d → %d: %d, %s the pods' %d (%d measured + %d prefill/warmup; %d failed in flight)\n",
+			strings.Join(s.Commands, "+"), s.Before, s.After, s.Delta(), verdict, want, r.Latency.Count, r.UnmeasuredRequests, errs)
+	} else {
+		b.WriteString("server   no command-count cross-check (the run did not finish)\n")
+	}
 }

@@ -54,6 +54,9 @@ type loadFlags struct {
 	findMax                 bool
 	slo                     string
 	stair                   loadgen.Staircase
+	parallel                int
+	barrierLead             time.Duration
+	pod                     podShareFlags
 }
 
 func init() { root.AddCommand(newLoadCmd()) }
@@ -93,6 +96,19 @@ loadgen image (a static dfe2e, user 65534) is built here and loaded into
 running: it runs in the instance's namespace because the operator's
 NetworkPolicy admits 6379 only from pods of that namespace.
 
+--job --parallel N runs an Indexed Job of N pods spread over the nodes. Each
+plays its share (seed + index; connections, --rate and --requests split,
+remainders to the lowest indices; only pod 0 prefills) and waits, connected,
+at a start barrier: once every pod is Ready the harness writes one start time
+(--barrier-lead ahead) into the pods' annotation, and all start then. The
+pods' raw histograms and interval logs are merged exactly into --out (each
+pod's own files under --out/pods/<index>/), and the merged count is checked
+against the server's INFO commandstats (GET+SET calls, read through a
+port-forward before and after): a mismatch fails the run naming both
+numbers. A pod that fails or is evicted fails the run naming it; the
+results of the others are written, marked partial. --scenario works with
+--job (each scenario one Job run); --find-max does not.
+
 --scenario NAME (repeatable, or "all") plays a named scenario: ` + strings.Join(loadgen.BuiltinScenarios(), ", ") + `;
 --scenario-file PATH plays a scenario YAML of your own (same schema). Workload
 flags given explicitly override the scenario's values. Each scenario writes
@@ -119,7 +135,8 @@ server, AUTH failure), 130 interrupted (partial results written, marked "partial
   dfe2e load --scenario cache --scenario open-loop --addr 127.0.0.1:6379 --out artifacts/load
   dfe2e load --scenario all --duration 10s
   dfe2e load --find-max --slo 'p99<=2ms' --ratio 9:1 --start-rate 5000 --step-factor 1.25 --step-duration 10s
-  dfe2e load --job --namespace database --instance test-cache --kind-cluster dfe2e --kubeconfig kc --requests 100000`,
+  dfe2e load --job --namespace database --instance test-cache --kind-cluster dfe2e --kubeconfig kc --requests 100000
+  dfe2e load --job --parallel 3 --scenario all --namespace database --instance test-cache --kind-cluster dfe2e --kubeconfig kc`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runLoad(cmd, *f) },
 	}
@@ -162,6 +179,7 @@ server, AUTH failure), 130 interrupted (partial results written, marked "partial
 	fl.StringVar(&f.workloadJSON, loadtarget.WorkloadFlag, "", "the whole workload as loadgen.Workload JSON, instead of the workload flags (the Job passes it so)")
 	_ = fl.MarkHidden(loadtarget.WorkloadFlag)
 	addScenarioFlags(cmd, f)
+	addParallelFlags(cmd, f)
 	return cmd, f
 }
 
@@ -250,8 +268,11 @@ func runLoad(cmd *cobra.Command, f loadFlags) error {
 	if err := checkClusterLoadFlags(cmd, f); err != nil {
 		return badInput(err)
 	}
+	if err := checkParallelFlags(cmd, f, plays); err != nil {
+		return badInput(err)
+	}
 	if f.cluster.job {
-		return runLoadJob(cmd, f, w)
+		return runLoadJob(cmd, f, plays)
 	}
 	if f.emitJob {
 		return emitJob(cmd.OutOrStdout(), f, w)
@@ -301,6 +322,13 @@ func runLoad(cmd *cobra.Command, f loadFlags) error {
 			return badInput(fmt.Errorf("--cpuprofile: %w", err))
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if f.pod.of > 0 {
+		// One pod of a parallel Job: its share, started with the others.
+		plays[0].Workload = loadgen.Share(w, f.pod.of, f.pod.index)
+		if opts.Barrier, err = f.pod.gate(ctx); err != nil {
+			return failed(err)
+		}
 	}
 	env := loadEnv{cmd: cmd, f: f, target: target, targetLabel: targetLabel, opts: opts}
 	return env.playAll(ctx, plays, out)
@@ -413,7 +441,7 @@ func tlsConfig(f loadFlags) (*tls.Config, error) {
 func emitJob(out io.Writer, f loadFlags, w loadgen.Workload) error {
 	b, err := loadtarget.JobManifest(loadtarget.JobSpec{
 		Namespace: f.namespace, Instance: f.instance, Image: f.image,
-		PasswordSecret: f.passwordSecret, PasswordKey: f.passKey, Workload: w,
+		PasswordSecret: f.passwordSecret, PasswordKey: f.passKey, Workload: w, Parallel: f.parallel,
 	})
 	if err != nil {
 		return badInput(fmt.Errorf("--emit-job: %w", err))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -128,9 +129,22 @@ func openLoadForward(ctx context.Context, f loadFlags) (closeFn func(), addr, la
 	return fwd.Close, fwd.Addr, label, nil
 }
 
-// runLoadJob runs the workload as a Job in the instance's namespace and
-// writes the files it measured, as an address run would.
-func runLoadJob(cmd *cobra.Command, f loadFlags, w loadgen.Workload) error {
+// jobEnv is what every play of one --job command shares: the cluster, the
+// image and the instance.
+type jobEnv struct {
+	cmd    *cobra.Command
+	f      loadFlags
+	cfg    *rest.Config
+	cs     kubernetes.Interface
+	spec   loadtarget.JobSpec // Workload set per play
+	logf   func(string, ...any)
+	stderr io.Writer
+}
+
+// runLoadJob runs each play as a Job in the instance's namespace (one pod,
+// or --parallel pods) and writes the files it measured, as an address run
+// would; scenarios go into --out/<name>/.
+func runLoadJob(cmd *cobra.Command, f loadFlags, plays []loadPlay) error {
 	stderr := cmd.ErrOrStderr()
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "dfe2e: "+format+"\n", a...) }
 	var missing []string
@@ -144,19 +158,22 @@ func runLoadJob(cmd *cobra.Command, f loadFlags, w loadgen.Workload) error {
 		return badInput(fmt.Errorf("--job needs %s", strings.Join(missing, " and ")))
 	}
 	spec := loadtarget.JobSpec{Namespace: f.namespace, Instance: f.instance, Image: f.image,
-		PasswordSecret: f.passwordSecret, PasswordKey: f.passKey, Workload: w}
+		PasswordSecret: f.passwordSecret, PasswordKey: f.passKey, Parallel: f.parallel}
 	if spec.Image == "" {
 		spec.Image, spec.PullPolicy = "placeholder", "Never" // validated below, replaced once built
 	}
-	if _, err := loadtarget.JobManifest(spec); err != nil {
-		return badInput(fmt.Errorf("--job: %w", err))
+	for _, p := range plays {
+		spec.Workload = p.Workload
+		if _, err := loadtarget.JobManifest(spec); err != nil {
+			return badInput(fmt.Errorf("--job: %s%w", p.prefix(), err))
+		}
 	}
 	if f.image == "" && f.cluster.kindCluster == "" {
 		return badInput(errors.New("--job without --image: give --kind-cluster <name> to build the loadgen image here and load it into that kind cluster, or --image <ref> of a loadgen image the nodes can pull"))
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	_, cs, err := kubeClient(ctx, f.cluster.kubeconfig)
+	cfg, cs, err := kubeClient(ctx, f.cluster.kubeconfig)
 	if err != nil {
 		return badInput(err)
 	}
@@ -167,6 +184,75 @@ func runLoadJob(cmd *cobra.Command, f loadFlags, w loadgen.Workload) error {
 		}
 		spec.Image = ref
 	}
+	e := jobEnv{cmd: cmd, f: f, cfg: cfg, cs: cs, spec: spec, logf: logf, stderr: stderr}
+	out := f.out
+	if out == "" {
+		out = filepath.Join("artifacts", "load-"+time.Now().UTC().Format("20060102T150405Z"))
+	}
+	if len(plays) == 1 && plays[0].Name == "" && f.parallel == 0 {
+		return e.single(ctx, plays[0].Workload, out)
+	}
+	var broke []string
+	for _, p := range plays {
+		dir := out
+		if p.Name != "" {
+			dir = filepath.Join(out, p.Name)
+		}
+		var r *loadgen.Result
+		if f.parallel > 0 {
+			r, err = e.parallel(ctx, p, dir)
+		} else {
+			if err = e.single(ctx, p.Workload, dir); err == nil {
+				r, err = readJobResult(dir, p)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		for _, v := range p.CheckBounds(*r) {
+			broke = append(broke, v.String())
+		}
+	}
+	if len(broke) > 0 {
+		return failed(errors.New("failed:\n  " + strings.Join(broke, "\n  ")))
+	}
+	return nil
+}
+
+// readJobResult reads back the result a single-pod Job wrote into dir and
+// names it after the scenario played.
+func readJobResult(dir string, p loadPlay) (*loadgen.Result, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, loadgen.FileResult))
+	if err != nil {
+		return nil, failed(err)
+	}
+	var r loadgen.Result
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, failed(fmt.Errorf("%s: %w", loadgen.FileResult, err))
+	}
+	if p.Name != "" && r.Scenario != p.resultName() {
+		r.Scenario = p.resultName()
+		b, _ := json.MarshalIndent(r, "", "  ")
+		if err := os.WriteFile(filepath.Join(dir, loadgen.FileResult), append(b, '\n'), 0o644); err != nil {
+			return nil, failed(err)
+		}
+	}
+	return &r, nil
+}
+
+// jobLength is how long the workload runs once started (its warmup alone
+// for a count run, whose length is unknown).
+func jobLength(w loadgen.Workload) time.Duration {
+	if w.Requests > 0 {
+		return w.Warmup
+	}
+	return w.Warmup + w.Duration
+}
+
+// single runs w as one Job pod and writes its files into out.
+func (e jobEnv) single(ctx context.Context, w loadgen.Workload, out string) error {
+	spec := e.spec
+	spec.Workload, spec.Parallel = w, 0
 	raw, err := loadtarget.JobManifest(spec)
 	if err != nil {
 		return badInput(fmt.Errorf("--job: %w", err))
@@ -175,16 +261,13 @@ func runLoadJob(cmd *cobra.Command, f loadFlags, w loadgen.Workload) error {
 	if err != nil {
 		return failed(err)
 	}
-	length := w.Warmup + w.Duration
-	if w.Requests > 0 {
-		length = w.Warmup
-	}
-	r := &loadtarget.Runner{Client: cs, Logf: logf}
-	log, err := r.Run(ctx, job, length)
+	r := &loadtarget.Runner{Client: e.cs, Logf: e.logf}
+	log, err := r.Run(ctx, job, jobLength(w))
+	stderr := e.stderr
 	if err != nil {
 		var ie *loadtarget.InterruptedError
 		if errors.As(err, &ie) {
-			if werr := writeJobResults(cmd.OutOrStdout(), stderr, f, ie.Log); werr == nil {
+			if werr := writeJobResults(e.cmd.OutOrStdout(), stderr, e.f, out, ie.Log); werr == nil {
 				fmt.Fprintln(stderr, "dfe2e: interrupted: the results above are partial (result.json has \"partial\": true); the load Job was deleted")
 				return withCode(exitInterrupted)
 			}
@@ -199,19 +282,15 @@ func runLoadJob(cmd *cobra.Command, f loadFlags, w loadgen.Workload) error {
 		}
 		return asExit(err)
 	}
-	return writeJobResults(cmd.OutOrStdout(), stderr, f, log)
+	return writeJobResults(e.cmd.OutOrStdout(), stderr, e.f, out, log)
 }
 
 // writeJobResults unpacks the Job's bundle into --out and prints like an
 // address run.
-func writeJobResults(stdout, stderr io.Writer, f loadFlags, log []byte) error {
+func writeJobResults(stdout, stderr io.Writer, f loadFlags, out string, log []byte) error {
 	files, err := loadgen.ReadBundle(log)
 	if err != nil {
 		return failed(fmt.Errorf("load Job finished but its results are unreadable: %w", err))
-	}
-	out := f.out
-	if out == "" {
-		out = filepath.Join("artifacts", "load-"+time.Now().UTC().Format("20060102T150405Z"))
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return failed(err)

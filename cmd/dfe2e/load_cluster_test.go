@@ -65,7 +65,7 @@ func TestWriteJobResultsFromABundle(t *testing.T) {
 	log := "dfe2e: some stderr line\n" + stdout + "requests 500\n"
 	dir := t.TempDir()
 	var o, e strings.Builder
-	if err := writeJobResults(&o, &e, loadFlags{out: dir, stdout: "table"}, []byte(log)); err != nil {
+	if err := writeJobResults(&o, &e, loadFlags{stdout: "table"}, dir, []byte(log)); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{loadgen.FileResult, loadgen.FileHgrm, loadgen.FileHlog, loadgen.FileSummary} {
@@ -79,7 +79,7 @@ func TestWriteJobResultsFromABundle(t *testing.T) {
 		t.Errorf("table: %s", o.String())
 	}
 	// A log without the bundle (the generator died) is a failure that says so.
-	err := writeJobResults(&o, &e, loadFlags{out: t.TempDir(), stdout: "table"}, []byte("panic: boom\n"))
+	err := writeJobResults(&o, &e, loadFlags{stdout: "table"}, t.TempDir(), []byte("panic: boom\n"))
 	if err == nil || !strings.Contains(err.Error(), "results are unreadable") {
 		t.Errorf("no bundle: %v", err)
 	}

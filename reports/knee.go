@@ -36,6 +36,36 @@ func kneeHTML(sc LoadScenario) string {
 	return b.String()
 }
 
+// kneeMarkdown is kneeHTML's staircase as a Markdown table (the chart
+// stays in the HTML report): each step's target and achieved rate, its
+// corrected latency and verdict, and the knee. Empty without a knee.
+func kneeMarkdown(sc LoadScenario) string {
+	var b strings.Builder
+	for i, run := range sc.Runs {
+		k := run.Knee
+		if k == nil {
+			continue
+		}
+		verdict := fmt.Sprintf("no rate met %s", k.SLO)
+		if k.MaxStep > 0 {
+			verdict = fmt.Sprintf("knee: %.0f req/s (step %d) is the highest rate that met %s", k.MaxRate, k.MaxStep, k.SLO)
+		}
+		fmt.Fprintf(&b, "### Find-max: %s\n\n**%s.** Stopped: %s. Staircase %g req/s ×%g per %s step, seed %d.\n\n",
+			mdText(runName(sc, i)), mdText(verdict), mdText(k.Stop), k.Staircase.StartRate, k.Staircase.Factor, k.Staircase.StepDuration, run.Workload.Seed)
+		b.WriteString("| Step | Target req/s | Achieved req/s | p50 | p99 | p99.9 | Errors | Verdict |\n|---|---|---|---|---|---|---|---|\n")
+		for _, s := range k.Steps {
+			mark := ""
+			if s.Step == k.MaxStep {
+				mark = " **(knee)**"
+			}
+			fmt.Fprintf(&b, "| %d%s | %.0f | %.0f | %s | %s | %s | %d | %s |\n", s.Step, mark, s.TargetRate, s.AchievedRate,
+				FormatValue(s.Latency.P50, "µs"), FormatValue(s.Latency.P99, "µs"), FormatValue(s.Latency.P999, "µs"), s.Errors, mdCell(s.Reason))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
 // kneeChart plots corrected latency against achieved throughput, one point
 // per step, and the SLO bound as a dashed horizontal line.
 func kneeChart(k loadgen.Knee) string {

@@ -120,6 +120,9 @@ func (r *Report) Markdown() string {
 		}
 		p("\n")
 	}
+	for _, sc := range r.Load {
+		b.WriteString(kneeMarkdown(sc))
+	}
 
 	t.metrics.markdown(&b)
 	return b.String()

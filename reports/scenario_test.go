@@ -145,3 +145,33 @@ func TestHTMLDrawsTheKneeCurve(t *testing.T) {
 		t.Error("a run without --find-max must not draw a knee curve")
 	}
 }
+
+// The Markdown report carries the staircase the HTML report draws: one row
+// per step with its verdict, the knee marked, and the search's verdict.
+func TestMarkdownTabulatesTheKnee(t *testing.T) {
+	r := &reports.Report{}
+	r.AddLoad(kneeResult("open-loop", 2000))
+	md := r.Markdown()
+	for _, want := range []string{"### Find-max: ", "**knee: 2000 req/s (step 2) is the highest rate that met p99<=2ms.**",
+		"| Step | Target req/s | Achieved req/s | p50 | p99 | p99.9 | Errors | Verdict |",
+		"| 2 **(knee)** | 2000 | 1998 |", "| 3 | 4000 | 3990 |", "broke: p99 4.200ms > 2.000ms"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	broken := kneeResult("open-loop", 1000)
+	steps := broken.Knee.Steps[:1]
+	steps[0].Latency.P99 = 3000
+	k := loadgen.JudgeKnee(broken.Knee.SLO, broken.Knee.Staircase, steps)
+	broken.Knee = &k
+	none := &reports.Report{}
+	none.AddLoad(broken)
+	if md := none.Markdown(); !strings.Contains(md, "**no rate met p99<=2ms.**") || strings.Contains(md, "(knee)") {
+		t.Errorf("a search that found no rate: %s", md)
+	}
+	plain := &reports.Report{}
+	plain.AddLoad(rt.Load(rt.LoadOptions{Seed: 1, OpsPerSec: 100e3, P50Micros: 300}))
+	if strings.Contains(plain.Markdown(), "Find-max") {
+		t.Error("a run without --find-max must not show a staircase")
+	}
+}

@@ -23,6 +23,12 @@ const (
 	// stated bound, RTO/RPO reported, the node restored. Selected by the
 	// default filter only with --nodes > 1; skipped with the reason on one node.
 	LabelNodeFailure = "node-failure"
+	// LabelNetwork: NetworkPolicy enforced in the cluster (a preflight
+	// proves it, else every network spec is blocked with the reason) and
+	// operator v1.6.1's per-instance policy: 6379 from the instance's
+	// namespace, 9999 from the operator's pods; its planted defects (an
+	// operator without its pod label, a policy leaving the operator out).
+	LabelNetwork = "network"
 	// labelDataDisruptive is the value of the Flux tier's LabelDisruptive
 	// (specs that restart the operator on purpose, e.g. a node restart).
 	labelDataDisruptive = "disruptive"

@@ -2,12 +2,21 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/redis/go-redis/v9"
 	batchv1 "k8s.io/api/batch/v1"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/loadtarget"
+	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
+	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen/merge"
 )
 
 // Bad --parallel combinations are bad input (exit 2) saying what to do,
@@ -66,4 +75,90 @@ func TestLoadEmitParallelJob(t *testing.T) {
 	if f.pod.of != 3 || f.pod.index != 2 || f.pod.barrierFile == "" {
 		t.Errorf("pod flags %+v", f.pod)
 	}
+}
+
+// The pods of a parallel run, played here as processes of `dfe2e load`
+// with the Job's pod flags against a real redis-server: each plays its
+// share behind the barrier file, and their bundles merge into a result
+// whose count is exactly what the server's INFO commandstats counted
+// (prefill and warmup included). Mixing open-loop rate and prefill covers
+// the uncorrected histograms and the unmeasured requests.
+func TestParallelPodsMergeToTheServersCount(t *testing.T) {
+	addr := startLoadRedis(t, "")
+	total := loadgen.Workload{Connections: 5, Pipeline: 1, Keyspace: 500, Prefill: true, Warmup: 300 * time.Millisecond,
+		Duration: time.Second, Rate: 1501, Seed: 40}
+	raw, _ := json.Marshal(total)
+	count := func() int64 {
+		c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true})
+		defer c.Close()
+		info, err := c.Info(context.Background(), "commandstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := loadtarget.ParseCommandStats(info, loadtarget.WorkloadCommands)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := count()
+	const n = 3
+	startFile := filepath.Join(t.TempDir(), "start")
+	logs := make([]string, n)
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], logs[i], _ = runLoadCmd(t, context.Background(), "--"+loadtarget.WorkloadFlag, string(raw), "--addr", addr,
+				"--share-of", fmt.Sprint(n), "--share-index", fmt.Sprint(i), "--barrier-file", startFile,
+				"--barrier-addr", "127.0.0.1:0", "--barrier-timeout", "30s", "--out", t.TempDir(), "--stdout", "bundle")
+		}()
+	}
+	// The release: one start time for all, ahead of now (loopback dials take milliseconds).
+	at := time.Now().Add(2 * time.Second)
+	if err := os.WriteFile(startFile, []byte(at.UTC().Format(time.RFC3339Nano)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	after := count()
+	var pods []merge.Pod
+	seeds := map[int64]bool{}
+	for i := range n {
+		if codes[i] != exitOK {
+			t.Fatalf("pod %d: exit %d", i, codes[i])
+		}
+		files, err := loadgen.ReadBundle([]byte(logs[i]))
+		if err != nil {
+			t.Fatalf("pod %d: %v", i, err)
+		}
+		var r loadgen.Result
+		if err := json.Unmarshal(files[loadgen.FileResult], &r); err != nil {
+			t.Fatal(err)
+		}
+		if want := loadgen.Share(total, n, i); r.Workload != want {
+			t.Errorf("pod %d played %+v, want its share %+v", i, r.Workload, want)
+		}
+		if d := r.Start.Sub(at.Add(total.Warmup)); d != 0 {
+			t.Errorf("pod %d measured from %s, %s off the common start", i, r.Start, d)
+		}
+		seeds[r.Workload.Seed] = true
+		pods = append(pods, merge.Pod{Index: i, Name: fmt.Sprint("pod-", i), Files: files})
+	}
+	if len(seeds) != n {
+		t.Errorf("seeds %v: want %d distinct", seeds, n)
+	}
+	m, err := merge.Merge(total, n, pods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := loadgen.ServerCount{Commands: loadtarget.WorkloadCommands, Before: before, After: after}
+	if err := merge.CrossCheck(m, sc); err != nil {
+		t.Fatalf("%v\n%+v", err, m.Result.Parallel)
+	}
+	if m.Result.UnmeasuredRequests < total.Keyspace || m.Result.Requests == 0 {
+		t.Errorf("merged %d requests, %d unmeasured; want the prefill's %d among the unmeasured", m.Result.Requests, m.Result.UnmeasuredRequests, total.Keyspace)
+	}
+	t.Logf("server %d GET+SET = merged %d measured + %d prefill/warmup; p50 %.0fµs p99 %.0fµs", sc.Delta(), m.Latency.TotalCount(), m.Result.UnmeasuredRequests, m.Result.Latency.P50, m.Result.Latency.P99)
 }

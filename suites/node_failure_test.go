@@ -67,7 +67,9 @@ func nodeFailover(ctx SpecContext, d nodes.Disruption) {
 			survivors++
 		}
 	}
-	Expect(survivors).To(BeNumerically(">", 0), "no Ready replica outside the master's node %s: nothing could take over when it fails\n%s", node, evidence(ctx))
+	Expect(survivors).To(BeNumerically(">", 0), func() string {
+		return "no Ready replica outside the master's node " + node + ": nothing could take over when it fails\n" + evidence(ctx)
+	})
 
 	By("running the operator on another node than " + node)
 	moved, err := nodes.MoveOperatorOff(ctx, k8s, node)
@@ -78,19 +80,15 @@ func nodeFailover(ctx SpecContext, d nodes.Disruption) {
 
 	By(fmt.Sprintf("writing through the Service, then the %s of node %s under the master %s", d, node, old.Name))
 	sf, log, stopWriter := writeThroughService(ctx, instances.Namespace, instances.Replicated, 200)
-	// Cleanups run last first: the evidence is read while the node is
-	// still down, then the node is restored (before the instance's
-	// teardown, which could not delete pods on a dead node).
+	// Registered before the disruption, so it runs before the instance's
+	// teardown (cleanups run last first), which could not delete pods on a
+	// dead node. The failover assertions below carry the evidence (read
+	// while the node is still down).
 	DeferCleanup(func(ctx SpecContext) {
 		start := time.Now()
 		Expect(nodes.Restore(ctx, k8s, node)).To(Succeed(), "restoring node %s after its %s", node, d)
 		GinkgoWriter.Printf("node %s restored and Ready in %s\n", node, time.Since(start).Round(time.Second))
 	}, NodeTimeout(6*time.Minute))
-	DeferCleanup(func(ctx SpecContext) {
-		if CurrentSpecReport().Failed() {
-			GinkgoWriter.Printf("state after the node %s:\n%s", d, evidence(ctx))
-		}
-	}, NodeTimeout(time.Minute))
 
 	start := time.Now()
 	Expect(nodes.Disrupt(ctx, node, d)).To(Succeed())
@@ -99,7 +97,7 @@ func nodeFailover(ctx SpecContext, d nodes.Disruption) {
 
 	By("waiting, " + nodes.FailoverBound().String() + " from the " + string(d) + ", for writes through the Service to succeed on another pod")
 	rto, err := nodes.RecoveryTime(ctx, log, start, kill, nodes.FailoverBound(), fmt.Sprintf("the %s of node %s", d, node))
-	Expect(err).NotTo(HaveOccurred(), "%s", evidence(ctx))
+	Expect(err).NotTo(HaveOccurred(), func() string { return evidence(ctx) })
 	reportMetric(reports.Metric{Name: "node " + string(d) + " RTO (" + instances.Replicated + ")", Unit: "s", Better: reports.Lower, Values: []float64{rto.Seconds()}})
 
 	By("finding the new master by its role label on another node, and the Service pointing at it")
@@ -123,8 +121,8 @@ func nodeFailover(ctx SpecContext, d nodes.Disruption) {
 			nm = r.Master
 			return true, "", nil
 		})
-	Expect(err).NotTo(HaveOccurred(), "%s", evidence(ctx))
-	Expect(failover.WaitServiceFollows(ctx, sf.Pod, old.Name, nm.Name)).To(Succeed(), "%s", evidence(ctx))
+	Expect(err).NotTo(HaveOccurred(), func() string { return evidence(ctx) })
+	Expect(failover.WaitServiceFollows(ctx, sf.Pod, old.Name, nm.Name)).To(Succeed(), func() string { return evidence(ctx) })
 	stopWriter()
 	if n, err := nodeNotReadyAfter(ctx, node, start); err == nil {
 		GinkgoWriter.Printf("node %s marked not Ready %s after the %s\n", node, n.Round(time.Second), d)

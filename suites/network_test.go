@@ -89,7 +89,9 @@ func proveEnforcement(ctx context.Context) (blocked string, took time.Duration, 
 	}
 	tg := netpolcheck.Target{Namespace: netProofNS, Pod: srv.Pod.Name, Labels: srv.Labels, Port: 6379}
 	p := netpolcheck.Proof{Policy: netProofNS + "/" + netDenyName, DenyDeadline: enforceDeadline, RestoreTimeout: enforceDeadline}
-	if p.Baseline, err = cl.Probe(ctx, tg, srv.Status.PodIP); err != nil || !p.Baseline.Connected {
+	// The baseline is a precondition (a fresh pod may take a moment to be
+	// reachable), so it is waited for; the proof's steps below are not.
+	if p.Baseline, _, err = probeUntil(ctx, cl, tg, srv.Status.PodIP, true, cl.Name()+" to reach "+tg.String()+" with no policy"); err != nil || !p.Baseline.Connected {
 		return verdict.BlockedMessage(p.Blocked(), ""), 0, err
 	}
 	deny := &networkingv1.NetworkPolicy{
@@ -102,6 +104,12 @@ func proveEnforcement(ctx context.Context) (blocked string, took time.Duration, 
 	p.Denied, p.DenyAfter, err = probeUntil(ctx, cl, tg, srv.Status.PodIP, false, "the default-deny policy "+p.Policy+" to refuse "+cl.Name()+" → "+tg.String())
 	if err != nil {
 		return "", 0, err
+	}
+	if !p.Denied.Connected {
+		// Refused twice in a row: one lost packet is no proof.
+		if p.Denied, err = cl.Probe(ctx, tg, srv.Status.PodIP); err != nil {
+			return "", 0, err
+		}
 	}
 	if p.Denied.Connected {
 		return verdict.BlockedMessage(p.Blocked(), "offline: dfe2e e2e installs the kube-router enforcer when the network suite is selected; online: kind ≥ v0.24's kindnetd"), 0, nil

@@ -37,12 +37,26 @@ served by a registry the run starts, which the node's containerd uses as a
 mirror, so pull policy Always works with no internet. Ctrl-C or SIGTERM at any point
 removes the cluster's containers (or prints the one command that does).
 
+With --kubeconfig it runs on a cluster you already have instead: no kind,
+no registry, no node image; images come from their registries. A preflight
+checks that the API server answers, that you may do what the run does and
+that the storage class exists; Flux is used if installed, else installed
+for the run (never with --skip-flux-install); specs that need kind node
+containers are skipped with the reason. Everything the run creates is
+labelled ` + "`dragonfly-e2e.io/run=<id>`" + ` and removed at the end (Ctrl-C too);
+a cluster with the Dragonfly operator already installed is refused.
+
 Exit codes: 0 passed, 1 a step or spec failed, 2 bad input, 3 nothing failed
 but something was blocked (0 with --blocked-ok).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if offlineErr != nil && !cmd.Flags().Changed("offline") {
 				return badInput(offlineErr)
+			}
+			// On a cluster of its own the stand-in built here cannot be
+			// pulled: the operator's default image is the default there.
+			if o.Existing.Kubeconfig != "" && !cmd.Flags().Changed("dragonfly-image") {
+				o.DragonflyImage = e2erun.DragonflyOperatorDefault
 			}
 			// Naming a version of the chain asks for the tier that runs it.
 			if cmd.Flags().Changed("upgrade-from") || cmd.Flags().Changed("upgrade-to") {
@@ -93,6 +107,10 @@ but something was blocked (0 with --blocked-ok).`,
 	fl.BoolVar(&o.Upgrade.Run, "upgrade", false, "also run the upgrade tier after the Flux tier: the operator installed through Flux at --upgrade-from and upgraded release by release to --upgrade-to (the release gate; with --skip-install --skip-flux it runs alone)")
 	fl.BoolVar(&o.SkipInstall, "skip-install", false, "do not run the install/data tier (e.g. to run only the upgrade tier)")
 	fl.IntVar(&o.Repeat, "repeat", 1, "run the selected specs this many times on one cluster; a spec that both passed and failed is a flake, listed first and counted as failed")
+	fl.StringVar(&o.Existing.Kubeconfig, "kubeconfig", "", "run on the cluster of this kubeconfig instead of a kind cluster of the run's own (no kind, no registry; kind-only flags such as --reuse-cluster, --name, --keep-cluster are refused with it)")
+	fl.StringVar(&o.Existing.Context, "context", "", "with --kubeconfig: the context to use (default its current context)")
+	fl.StringVar(&o.Existing.StorageClass, "storage-class", "", "with --kubeconfig: StorageClass of every PVC the suites create (default the cluster's default class)")
+	fl.BoolVar(&o.Existing.SkipFluxInstall, "skip-flux-install", false, "with --kubeconfig: never install Flux; the Flux tier then uses the cluster's Flux or is not run, with the reason")
 	fl.BoolVar(&blockedOK, "blocked-ok", false, "exit 0 instead of 3 when nothing failed but some specs are blocked (they stay listed as blocked)")
 	root.AddCommand(cmd)
 }

@@ -101,7 +101,9 @@ type Options struct {
 	DragonflyImage string
 	Flux           FluxOptions
 	Upgrade        UpgradeOptions
-	Logf           func(format string, args ...any)
+	// Existing, with a kubeconfig, runs on that cluster instead of kind.
+	Existing ExistingOptions
+	Logf     func(format string, args ...any)
 }
 
 // UpgradeOptions configure the upgrade tier.
@@ -139,6 +141,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Repeat < 1 {
 		return fmt.Errorf("--repeat %d: give 1 or more", o.Repeat)
+	}
+	if err := o.validateExisting(); err != nil {
+		return err
 	}
 	if o.Nodes == 0 {
 		o.Nodes = kindconfig.DefaultNodes
@@ -263,6 +268,9 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 	logf := o.Logf
 	if logf == nil {
 		logf = func(string, ...any) {}
+	}
+	if o.Existing.On() {
+		return existingE2E(ctx, o, logf)
 	}
 	var (
 		eng  *preflight.Engine

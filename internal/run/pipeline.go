@@ -24,6 +24,13 @@ type BlockedError struct{ Reason, Remedy string }
 
 func (e *BlockedError) Error() string { return verdict.BlockedMessage(e.Reason, e.Remedy) }
 
+// NotRunError is a tier's set-up step that found the tier cannot apply
+// here (e.g. no Flux and --skip-flux-install): the step is recorded as
+// skipped and the tier as not run, with Why — neither passed nor failed.
+type NotRunError struct{ Why string }
+
+func (e *NotRunError) Error() string { return e.Why }
+
 // BadInputError is a run that cannot work as configured (exit 2): an option,
 // a suites path, a report that cannot be read.
 type BadInputError struct{ Err error }
@@ -170,7 +177,12 @@ func Execute(ctx context.Context, p Plan) (*Record, error) {
 				rec.notRun(s.Name, tierStop)
 				continue
 			}
-			if st, err := rec.step(ctx, s); st != verdict.Passed {
+			st, err := rec.step(ctx, s)
+			var nr *NotRunError
+			switch {
+			case errors.As(err, &nr):
+				tierStop = nr.Why
+			case st != verdict.Passed:
 				tierStop = fmt.Sprintf("step %q %s", s.Name, st)
 				badInput = asBadInput(badInput, err)
 			}
@@ -272,8 +284,11 @@ func (r *Record) step(ctx context.Context, s Step) (verdict.Status, error) {
 	st := reports.Step{Name: s.Name, Status: verdict.Passed, Detail: detail,
 		Seconds: time.Since(start).Round(100 * time.Millisecond).Seconds()}
 	var blocked *BlockedError
+	var notRun *NotRunError
 	switch {
 	case err == nil:
+	case errors.As(err, &notRun):
+		st.Status, st.Detail = verdict.Skipped, "not run: "+notRun.Why
 	case errors.As(err, &blocked):
 		st.Status, st.Detail = verdict.Blocked, blocked.Error()
 	default:

@@ -1,0 +1,277 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/cluster"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/images"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/kindconfig"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/imagepull"
+	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
+)
+
+// ExistingOptions run the suites on a cluster the user already has instead
+// of a kind cluster of the run's own: no kind, no registry, no node image;
+// images come from their registries.
+type ExistingOptions struct {
+	// Kubeconfig selects this mode; Context overrides its current context.
+	Kubeconfig, Context string
+	// StorageClass is the class of every PVC the suites create; empty: the
+	// cluster's default class.
+	StorageClass string
+	// SkipFluxInstall never installs Flux: the Flux tier then needs a Flux
+	// already on the cluster, or is not run.
+	SkipFluxInstall bool
+}
+
+// On reports whether the run targets an existing cluster.
+func (e ExistingOptions) On() bool { return e.Kubeconfig != "" }
+
+// validateExisting rejects what cannot work on a cluster the run does not
+// own: every flag that only means something for the run's own kind cluster.
+func (o *Options) validateExisting() error {
+	e := o.Existing
+	if !e.On() {
+		var set []string
+		if e.Context != "" {
+			set = append(set, "--context")
+		}
+		if e.StorageClass != "" {
+			set = append(set, "--storage-class")
+		}
+		if e.SkipFluxInstall {
+			set = append(set, "--skip-flux-install")
+		}
+		if len(set) > 0 {
+			return fmt.Errorf("%s only apply to an existing cluster: add --kubeconfig FILE (the run's own kind cluster uses local-path and always installs Flux)", strings.Join(set, ", "))
+		}
+		return nil
+	}
+	var conflicts []string
+	add := func(on bool, flag string) {
+		if on {
+			conflicts = append(conflicts, flag)
+		}
+	}
+	add(o.Reuse, "--reuse-cluster")
+	add(o.Keep, "--keep-cluster")
+	add(o.KeepOnFailure, "--keep-on-failure")
+	add(o.Cluster != "" && o.Cluster != kindconfig.DefaultClusterName, "--name")
+	add(o.Nodes != 0 && o.Nodes != kindconfig.DefaultNodes, "--nodes")
+	add(len(o.Archives) > 0, "--image-archive")
+	add(len(o.LoadImages) > 0, "--load-image")
+	add(o.StopEngine, "--stop-engine")
+	add(o.Upgrade.Run, "--upgrade (or --upgrade-from/--upgrade-to)")
+	if len(conflicts) > 0 {
+		return fmt.Errorf("--kubeconfig %s conflicts with %s: those are for the run's own kind cluster (the upgrade tier replaces the operator on purpose); leave them out to run on your cluster, or leave out --kubeconfig to run on kind", e.Kubeconfig, strings.Join(conflicts, ", "))
+	}
+	if err := cluster.CheckKubeconfigFile(e.Kubeconfig); err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(e.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	o.Existing.Kubeconfig = abs
+	if o.DragonflyImage == DragonflyStandIn {
+		return fmt.Errorf("--dragonfly-image %s is built on this machine and nothing serves it to an existing cluster: leave --dragonfly-image out (the operator's default image) or give an image reference the cluster can pull", DragonflyStandIn)
+	}
+	return nil
+}
+
+// dataPlane is the Dragonfly image handed to the operator on an existing
+// cluster and, when it is the stand-in (pushed somewhere the cluster pulls
+// from), its description: a stand-in's passes are never Dragonfly verdicts.
+func dataPlane(image string) (ref, standIn string) {
+	if image == DragonflyOperatorDefault {
+		return "", ""
+	}
+	if strings.HasPrefix(image, images.DragonflyStandInRepo+":") {
+		return image, "Dragonfly-contract stand-in " + image + " (Debian redis-server behind dfe2e-dfstandin; the operator is real)"
+	}
+	return image, ""
+}
+
+// existingClient is a plain client (client-go's kinds) for the preflight and
+// cleanup; everything else is unstructured.
+func existingClient(cfg *rest.Config) (client.Client, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	c := rest.CopyConfig(cfg)
+	c.Timeout, c.QPS, c.Burst = 30*time.Second, 50, 100
+	return client.New(c, client.Options{Scheme: s})
+}
+
+// existingE2E is E2E on a cluster the user has: preflight (reachable,
+// allowed, storage class, no operator installed) → the install/data tier →
+// the Flux tier (the cluster's Flux, or one installed for the run) → removal
+// of every object labelled with this run's id, and nothing else.
+func existingE2E(ctx context.Context, o Options, logf func(string, ...any)) (*Record, error) {
+	e := o.Existing
+	runID := cluster.NewRunID(time.Now())
+	target := cluster.Existing{Kubeconfig: e.Kubeconfig, Context: e.Context}
+	dragonfly, standIn := dataPlane(o.DragonflyImage)
+	var (
+		cfg          *rest.Config
+		c            client.Client
+		storageClass string
+		fluxNote     string
+	)
+	p := Plan{ReportDir: filepath.Join(o.Artifacts, "report"), Logf: logf, Repeat: o.Repeat}
+	p.Setup = []Step{
+		{"cluster: connect (" + target.String() + ")", func(ctx context.Context) (string, error) {
+			var err error
+			if cfg, err = target.Connect(ctx); err != nil {
+				return "", BadInput(err)
+			}
+			if c, err = existingClient(cfg); err != nil {
+				return "", err
+			}
+			return cfg.Host + "; run id " + runID + " (label " + cluster.RunLabel + ")", nil
+		}},
+		{"cluster: this user may do what the run does (SelfSubjectAccessReview)", func(ctx context.Context) (string, error) {
+			needs := cluster.RunNeeds()
+			if err := cluster.CheckAccess(ctx, c, needs); err != nil {
+				return "", BadInput(err)
+			}
+			return fmt.Sprintf("%d verbs allowed", len(needs)), nil
+		}},
+		{"cluster: storage class", func(ctx context.Context) (string, error) {
+			var err error
+			if storageClass, err = cluster.StorageClass(ctx, c, e.StorageClass); err != nil {
+				return "", BadInput(err)
+			}
+			if e.StorageClass == "" {
+				return storageClass + " (the cluster's default)", nil
+			}
+			return storageClass, nil
+		}},
+		{"cluster: the operator is not installed already", func(ctx context.Context) (string, error) {
+			found, detail, err := cluster.FindCRD(ctx, c, operator.CRDName)
+			if err != nil {
+				return "", err
+			}
+			if found {
+				// The install tier applies its own bundle over the CRD and
+				// the operator's RBAC and removes them at the end: on an
+				// installed operator that would change and then delete what
+				// someone else runs. Refusing is the only safe answer.
+				return "", BadInput(fmt.Errorf("the Dragonfly operator is installed on this cluster (CRD %s, %s): the suites install their own operator %s and remove it afterwards, which would replace and then delete yours — run them on a cluster (or context) without the operator", operator.CRDName, detail, o.OperatorVersion))
+			}
+			return "CRD " + operator.CRDName + " absent", nil
+		}},
+	}
+	suiteEnv := func() config.Settings {
+		return existingSettings(config.FromEnv(), o, storageClass, runID)
+	}
+	if !o.SkipInstall {
+		install := Tier{Name: "install and data", LabelFilter: withoutUpgrade(o.LabelFilter), Report: filepath.Join(o.Artifacts, "e2e-existing.json")}
+		install.Run = func(ctx context.Context, report string) error {
+			return goTestSuites(ctx, o.Suites, install.LabelFilter, report, suiteEnv(), logf)
+		}
+		p.Tiers = append(p.Tiers, install)
+	}
+	if !o.Flux.Skip {
+		ft := Tier{Name: "flux", LabelFilter: withoutUpgrade(o.Flux.LabelFilter), Report: filepath.Join(o.Artifacts, "e2e-existing-health.json")}
+		ft.Before = []Step{{"flux: the cluster's Flux, or one installed for this run", func(ctx context.Context) (string, error) {
+			present, detail, err := cluster.FluxInstalled(ctx, c)
+			switch {
+			case err != nil:
+				return "", BadInput(err)
+			case present:
+				fluxNote = "the cluster's own (" + detail + "), used as it is and never modified or removed"
+				return "using " + fluxNote, nil
+			case e.SkipFluxInstall:
+				return "", &NotRunError{Why: "--skip-flux-install and the cluster has no Flux (" + strings.Join(cluster.FluxCRDs, ", ") + " absent)"}
+			}
+			start := time.Now()
+			if _, err := flux.Install(ctx, cluster.LabelCreates(c, runID), flux.Options{ManifestsDir: o.Flux.Manifests}); err != nil {
+				var be *imagepull.BlockedError
+				if errors.As(err, &be) {
+					return "", &BlockedError{Reason: be.BlockedMessage("Flux controllers cannot run"), Remedy: "make the Flux " + flux.Version + " images pullable by the cluster, or pass --skip-flux"}
+				}
+				return "", err
+			}
+			fluxNote = "Flux " + flux.Version + " installed for this run (labelled " + cluster.RunLabel + "=" + runID + ", removed at the end)"
+			return fmt.Sprintf("installed Flux %s in %s (removed at the end)", flux.Version, time.Since(start).Round(time.Second)), nil
+		}}}
+		ft.Run = func(ctx context.Context, report string) error {
+			s := suiteEnv()
+			s.FluxManifests = o.Flux.Manifests
+			return goTestSuites(ctx, o.Suites, ft.LabelFilter, report, s, logf)
+		}
+		p.Tiers = append(p.Tiers, ft)
+	}
+	p.Teardown = []Teardown{{"cluster: remove what run " + runID + " created (label " + cluster.RunLabel + ")", func(ctx context.Context, _ bool) (string, error) {
+		if c == nil {
+			return "", ErrNothingToDo
+		}
+		kinds, err := cluster.DeletableKinds(cfg)
+		if err != nil {
+			return "", err
+		}
+		removed, err := cluster.Cleanup(ctx, c, kinds, runID, logf)
+		if err != nil {
+			return "", err
+		}
+		if len(removed) == 0 {
+			return "nothing labelled with run " + runID + " was left to remove", nil
+		}
+		return fmt.Sprintf("removed %d objects (%s); no object of run %s is left", len(removed), strings.Join(removed, ", "), runID), nil
+	}}}
+	p.Env = func() []string {
+		env := []string{"cluster=existing (" + target.String() + ")", "run-id=" + runID,
+			"operator=" + o.OperatorVersion, "operator-image=" + operator.ManagerImageRepository + ":" + o.OperatorVersion}
+		if cfg != nil {
+			env = append(env, "api-server="+cfg.Host)
+		}
+		if storageClass != "" {
+			env = append(env, "storage-class="+storageClass)
+		}
+		if dragonfly != "" {
+			env = append(env, "dragonfly-image="+dragonfly)
+		} else {
+			env = append(env, "dragonfly-image=the operator's default")
+		}
+		if standIn != "" {
+			env = append(env, "stand-in="+standIn)
+		}
+		if fluxNote != "" {
+			env = append(env, "flux="+fluxNote)
+		}
+		return env
+	}
+	rec, err := Execute(ctx, p)
+	writeRecord(o.Artifacts, rec)
+	return rec, err
+}
+
+// existingSettings is what the suites are told on an existing cluster: the
+// kubeconfig provider with the user's file and context, the storage class
+// the preflight settled on and the run id that labels what they create.
+// Settings of a kind run (its kubeconfig) are cleared, not inherited.
+func existingSettings(base config.Settings, o Options, storageClass, runID string) config.Settings {
+	s := base
+	e := o.Existing
+	dragonfly, standIn := dataPlane(o.DragonflyImage)
+	s.Cluster, s.Kubeconfig, s.KindKubeconfig, s.KubeContext = "kubeconfig", e.Kubeconfig, "", e.Context
+	s.StorageClass, s.RunID = storageClass, runID
+	s.Artifacts, s.OperatorVersion, s.SnapshotTarget = o.Artifacts, o.OperatorVersion, o.SnapshotTarget
+	s.DragonflyImage, s.DragonflyStandIn = dragonfly, standIn
+	s.OperatorSource = o.OperatorSource
+	return s
+}

@@ -36,7 +36,7 @@ import (
 
 const loadKindCluster = "dfe2e-load"
 
-func readResult(t *testing.T, dir string) loadgen.Result {
+func readRunDir(t *testing.T, dir string) loadgen.Result {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(dir, loadgen.FileResult))
 	if err != nil {
@@ -131,7 +131,7 @@ func TestLoadClusterTargets(t *testing.T) {
 		if code != exitOK {
 			t.Fatalf("exit %d:\n%s", code, stderr)
 		}
-		r := readResult(t, out)
+		r := readRunDir(t, out)
 		if r.Requests != 3000 || r.Gets != 2250 || r.Sets != 750 || !strings.Contains(r.Target, "port-forward") || !strings.Contains(r.ServerInfo, "redis_version") {
 			t.Fatalf("result: %d requests (%d GET, %d SET) target %q server %q; want 3000 (2250/750) through the port-forward to redis-server",
 				r.Requests, r.Gets, r.Sets, r.Target, r.ServerInfo)
@@ -156,7 +156,7 @@ func TestLoadClusterTargets(t *testing.T) {
 		if code != exitOK {
 			t.Fatalf("exit %d:\n%s", code, stderr)
 		}
-		r := readResult(t, out)
+		r := readRunDir(t, out)
 		if r.Requests != 5000 || r.Gets != 2500 || r.Sets != 2500 || !strings.Contains(r.Target, "Job "+ns+"/dfe2e-load-"+svc.Name+" → "+svc.Name+"."+ns+".svc:6379") {
 			t.Fatalf("result: %d requests (%d GET, %d SET) target %q; want 5000 (2500/2500) from the Job to %s.%s.svc", r.Requests, r.Gets, r.Sets, r.Target, svc.Name, ns)
 		}
@@ -165,6 +165,41 @@ func TestLoadClusterTargets(t *testing.T) {
 		}
 		jobGone(t)
 		t.Logf("job run: %.0f ops/s, p99 %.0fµs, %s in all (image build/load included)\n%s", r.OpsPerSec, r.Latency.P99, time.Since(t0).Round(100*time.Millisecond), stderr)
+	})
+
+	// --parallel 3: an Indexed Job of 3 pods behind the start barrier; the
+	// merge is exact (sum of the pods = merged histogram = the server's own
+	// GET+SET count, checked by the command itself) and nothing is left.
+	t.Run("parallel job", func(t *testing.T) {
+		out := t.TempDir()
+		t0 := time.Now()
+		code, stdout, stderr := runLoadCmd(t, ctx, "--job", "--parallel", "3", "--namespace", ns, "--instance", svc.Name, "--kind-cluster", loadKindCluster,
+			"--kubeconfig", kc, "--connections", "6", "--pipeline", "4", "--ratio", "3:1", "--prefill", "--keyspace", "3000",
+			"--warmup", "1s", "--duration", "5s", "--out", out)
+		if code != exitOK {
+			t.Fatalf("exit %d:\n%s\n%s", code, stdout, stderr)
+		}
+		r := readRunDir(t, out)
+		p := r.Parallel
+		if p == nil || p.Pods != 3 || len(p.Parts) != 3 || p.Server == nil || r.Partial {
+			t.Fatalf("parallel %+v partial %v; want 3 pods and the server count", p, r.Partial)
+		}
+		var sum int64
+		pods := map[string]bool{}
+		for _, part := range p.Parts {
+			sum += part.Requests
+			pods[part.Pod] = true
+			if part.Failed != "" || part.Connections != 2 {
+				t.Errorf("part %+v", part)
+			}
+		}
+		if sum != r.Requests || r.Latency.Count != r.Requests || p.Server.Delta() != r.Requests+r.UnmeasuredRequests || len(pods) != 3 {
+			t.Fatalf("pods %d, merged %d (histogram %d), server %d for %d sent", sum, r.Requests, r.Latency.Count, p.Server.Delta(), r.Requests+r.UnmeasuredRequests)
+		}
+		jobGone(t)
+		t.Logf("parallel job: pods %d = merged %d = server %d - %d prefill/warmup; %.0f ops/s, p50 %.0fµs p99 %.0fµs; %s in all\n%s\n%s",
+			sum, r.Latency.Count, p.Server.Delta(), r.UnmeasuredRequests, r.OpsPerSec, r.Latency.P50, r.Latency.P99,
+			time.Since(t0).Round(100*time.Millisecond), stdout, stderr)
 	})
 
 	t.Run("job interrupted writes partial results", func(t *testing.T) {
@@ -201,7 +236,7 @@ func TestLoadClusterTargets(t *testing.T) {
 		if code != exitInterrupted {
 			t.Fatalf("exit %d; want 130:\n%s", code, stderr)
 		}
-		r := readResult(t, out)
+		r := readRunDir(t, out)
 		if !r.Partial || r.Requests == 0 {
 			t.Fatalf("result partial=%v requests=%d; want partial results with requests", r.Partial, r.Requests)
 		}

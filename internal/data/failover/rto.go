@@ -30,8 +30,9 @@ func (e *RecoveryError) Error() string {
 // MeasureRTO waits until the writer logs an acknowledged write at or after
 // killedAt from an address other than deadAddr and returns the time from the
 // kill to that write (the RTO). Acks from deadAddr after the kill (a dying
-// master still answering) do not end the outage; the RPO count judges
-// them. It gives up after the named timeout FailoverRecovered with a
+// master still answering) do not end the outage; Judge counts them as the
+// killed master's and, when lost, bounds how long after the kill they may
+// come. It gives up after the named timeout FailoverRecovered with a
 // RecoveryError.
 func MeasureRTO(ctx context.Context, log *Log, killedAt time.Time, deadAddr string) (time.Duration, error) {
 	var rto time.Duration

@@ -140,6 +140,13 @@ type evConn struct {
 	measured bool
 	sent     time.Time
 	done     bool
+
+	// io_uring only (see run_uring_linux.go).
+	gen         uint32 // bumped when the socket fails: late completions are stale
+	inflight    int    // submissions not yet completed (a re-established socket waits for 0)
+	recvArmed   bool
+	sendPending bool
+	woff        int // bytes of wbuf sent
 }
 
 type evReconnect struct {
@@ -157,6 +164,11 @@ type evLoop struct {
 	reco  chan evReconnect
 	tpl   commandTemplates
 	mix   opMix
+
+	ring     *uring        // nil: epoll
+	queued   []*evConn     // sends queued for the next submission
+	parked   []evReconnect // re-established while the old socket's submissions complete
+	draining bool
 }
 
 // eventLoopCount is how many loops drive conns connections: one per
@@ -205,7 +217,7 @@ func startEventLoops(ctx context.Context, r *run, workers []*worker, nl int) err
 	}
 	done := make(chan struct{}, nl)
 	for _, l := range loops {
-		go func() { l.loop(); done <- struct{}{} }()
+		go func() { l.run(); done <- struct{}{} }()
 	}
 	for range loops {
 		<-done
@@ -260,6 +272,12 @@ func (l *evLoop) loop() {
 			lastCheck = l.housekeep()
 		}
 	}
+	l.finish()
+}
+
+// finish counts batches cut off by the stop and closes sockets that were
+// re-established as the run stopped.
+func (l *evLoop) finish() {
 	for _, c := range l.conns {
 		if !c.done && c.fd >= 0 && c.got < c.n && c.measured { // stopped with a batch in flight
 			c.wk.errs["interrupted"] += int64(c.n - c.got)
@@ -282,17 +300,15 @@ func (l *evLoop) loop() {
 // housekeep re-adds re-established connections and fails batches that
 // waited longer than the reply timeout.
 func (l *evLoop) housekeep() time.Time {
+	parked := l.parked
+	l.parked = nil
+	for _, rc := range parked {
+		l.reattach(rc)
+	}
 	for {
 		select {
 		case rc := <-l.reco:
-			c := rc.c
-			c.fd, c.rd.fd = rc.fd, rc.fd
-			c.rr.r, c.rr.w = 0, 0
-			if err := l.add(c); err != nil {
-				l.fail(c, err)
-				continue
-			}
-			l.issue(c, time.Now())
+			l.reattach(rc)
 			continue
 		default:
 		}
@@ -306,6 +322,28 @@ func (l *evLoop) housekeep() time.Time {
 		}
 	}
 	return now
+}
+
+// reattach drives c over its re-established socket.
+func (l *evLoop) reattach(rc evReconnect) {
+	c := rc.c
+	if l.ring != nil && c.inflight > 0 { // the old socket's receive may still write into c's buffer
+		l.parked = append(l.parked, rc)
+		return
+	}
+	c.fd, c.rd.fd = rc.fd, rc.fd
+	c.rr.r, c.rr.w = 0, 0
+	var err error
+	if l.ring != nil {
+		err = l.armRecv(c)
+	} else {
+		err = l.add(c)
+	}
+	if err != nil {
+		l.fail(c, err)
+		return
+	}
+	l.issue(c, time.Now())
 }
 
 // issue sends c's next closed-loop batch, or retires c when the run has no
@@ -331,6 +369,11 @@ func (l *evLoop) issue(c *evConn, now time.Time) {
 	}
 	c.wbuf = wk.encode(c.wbuf[:0], &l.tpl, l.mix, c.isGet[:n], seq)
 	c.n, c.got, c.measured, c.sent = n, 0, measured, now
+	if l.ring != nil {
+		c.woff = 0
+		l.queueSend(c)
+		return
+	}
 	if err := writeAll(c.fd, c.wbuf, now.Add(r.t.ReplyTimeout+time.Second)); err != nil {
 		l.fail(c, err)
 	}
@@ -357,6 +400,12 @@ func (l *evLoop) readable(c *evConn) {
 		l.fail(c, err)
 		return
 	}
+	l.consume(c, at)
+}
+
+// consume accounts every complete reply buffered for c (arrived by at) and
+// sends c's next batch once the current one is answered.
+func (l *evLoop) consume(c *evConn, at time.Time) {
 	wk := c.wk
 	if c.measured {
 		wk.rec.at(at)
@@ -382,6 +431,9 @@ func (l *evLoop) readable(c *evConn) {
 			l.fail(c, errUnsolicited)
 			return
 		}
+		if c.sendPending { // the send's completion is still to be reaped: it issues
+			return
+		}
 		l.issue(c, at)
 	}
 }
@@ -402,7 +454,14 @@ func (l *evLoop) fail(c *evConn, err error) {
 	}
 	c.n, c.got = 0, 0
 	if c.fd >= 0 {
-		_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+		if l.ring != nil {
+			// Ends the socket's pending receive and send; their late
+			// completions carry the old generation.
+			c.gen++
+			_ = unix.Shutdown(c.fd, unix.SHUT_RDWR)
+		} else {
+			_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+		}
 		unix.Close(c.fd)
 		c.fd = -1
 	}

@@ -63,6 +63,9 @@ type Options struct {
 	// deleted then); Keep / KeepOnFailure keep it after the run.
 	Cluster                    string
 	Reuse, Keep, KeepOnFailure bool
+	// NetpolEnforcer is EnforcerAuto (""), EnforcerKubeRouter or
+	// EnforcerNone: whether the kind cluster gets a NetworkPolicy enforcer.
+	NetpolEnforcer string
 	// Nodes is the kind cluster's node count: one control plane and
 	// Nodes-1 workers (0: kindconfig.DefaultNodes).
 	Nodes int
@@ -143,6 +146,15 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--repeat %d: give 1 or more", o.Repeat)
 	}
 	if err := o.validateExisting(); err != nil {
+		return err
+	}
+	if o.NetpolEnforcer == "" {
+		o.NetpolEnforcer = EnforcerAuto
+	}
+	if err := checkEnforcer(o.NetpolEnforcer); err != nil {
+		return err
+	}
+	if _, err := selectsNetwork(o.LabelFilter); err != nil {
 		return err
 	}
 	if o.Nodes == 0 {
@@ -338,6 +350,13 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 		}},
 		Step{"storage: default class local-path, PVC binds", func(ctx context.Context) (string, error) {
 			return "", cl.CheckStorage(ctx, set.Storage.Helper)
+		}},
+		Step{"network policy: kube-router enforcer", func(ctx context.Context) (string, error) {
+			if ok, why := wantEnforcer(o, set.Offline); !ok {
+				logf("network policy: no enforcer installed (%s)", why)
+				return "", ErrNothingToDo
+			}
+			return installEnforcer(ctx, cl.LoadArchives, kc, logf)
 		}},
 	)
 	// suiteEnv is everything the suites' process is told: the settings dfe2e

@@ -22,7 +22,7 @@ import (
 const ReplicationLagWindow = time.Second
 
 // Bound is how much acknowledged data a takeover may lose: only the killed
-// master's last writes, acknowledged within Window of its end. Window 0
+// master's last writes, sent within Window of its end (see Judge). Window 0
 // tolerates no loss at all.
 type Bound struct {
 	Name   string

@@ -19,7 +19,7 @@ export DFE2E_FLUX_MANIFESTS
 DFE2E_OPERATOR_IMAGES ?= $(wildcard $(CURDIR)/../shared/images/operator)
 export DFE2E_OPERATOR_IMAGES
 
-.PHONY: all build test test-unit test-api e2e e2e-upgrade lint bench deps check-deps envtest-assets clean help
+.PHONY: all build test test-unit test-api e2e e2e-upgrade e2e-network lint bench deps check-deps envtest-assets clean help
 
 all: build
 
@@ -65,6 +65,12 @@ e2e: ## the main job: preflight, images (built offline when no registry), kind +
 e2e-upgrade: ## the release gate's upgrade tier alone: Flux installs the oldest pinned operator, each next release is committed and judged (reports in $(ARTIFACTS)/upgrade)
 	$(GO) build -o bin/dfe2e ./cmd/dfe2e
 	exec ./bin/dfe2e e2e --upgrade --skip-install --skip-flux --artifacts $(ARTIFACTS)/upgrade $(E2E_FLAGS)
+
+# Not in make e2e's default filter until its warm cost is measured on kind: offline it installs
+# kube-router (one cold ≈10 min build, then cached) and every policy then holds for the run.
+e2e-network: ## the network suite alone: NetworkPolicy enforced (offline: kube-router's policy controller, built here), proven by a preflight, then the operator's per-instance policy (reports in $(ARTIFACTS)/network)
+	$(GO) build -o bin/dfe2e ./cmd/dfe2e
+	exec ./bin/dfe2e e2e --label-filter=network --skip-flux --artifacts $(ARTIFACTS)/network $(E2E_FLAGS)
 
 lint: ## gofmt + go vet
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -181,6 +181,15 @@ func needNodes() {
 	if provider != nil && provider.Name() == "envtest" {
 		Skip("needs a cluster with nodes and local-path storage (make e2e, or DFE2E_CLUSTER=kind|kubeconfig); envtest has an API server only")
 	}
+	// A cluster reached through a kubeconfig may be an API server alone
+	// (a control plane without kubelets): say so rather than time out.
+	var nodes corev1.NodeList
+	if k8s != nil {
+		must(k8s.List(context.Background(), &nodes, client.Limit(1)))
+		if len(nodes.Items) == 0 {
+			Skip("needs a cluster with nodes; the cluster (provider " + provider.Name() + ") has no Node objects")
+		}
+	}
 }
 
 // needKindNodes skips unless the nodes are this run's kind containers

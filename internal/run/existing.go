@@ -170,7 +170,11 @@ func existingE2E(ctx context.Context, o Options, logf func(string, ...any)) (*Re
 				// the operator's RBAC and removes them at the end: on an
 				// installed operator that would change and then delete what
 				// someone else runs. Refusing is the only safe answer.
-				return "", BadInput(fmt.Errorf("the Dragonfly operator is installed on this cluster (CRD %s, %s): the suites install their own operator %s and remove it afterwards, which would replace and then delete yours — run them on a cluster (or context) without the operator", operator.CRDName, detail, o.OperatorVersion))
+				err := fmt.Errorf("the Dragonfly operator is installed on this cluster (CRD %s, %s): the suites install their own operator %s and remove it afterwards, which would replace and then delete yours — run them on a cluster (or context) without the operator", operator.CRDName, detail, o.OperatorVersion)
+				if id := cluster.RunOf(detail); id != "" {
+					err = fmt.Errorf("CRD %s is a leftover of an interrupted dfe2e run %s (%s): remove what that run created with kubectl delete namespaces,customresourcedefinitions,clusterroles,clusterrolebindings -l %s=%s, then run again", operator.CRDName, id, detail, cluster.RunLabel, id)
+				}
+				return "", BadInput(err)
 			}
 			return "CRD " + operator.CRDName + " absent", nil
 		}},

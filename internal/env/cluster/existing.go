@@ -219,6 +219,15 @@ func FindCRD(ctx context.Context, c client.Reader, name string) (bool, string, e
 	return true, detail, nil
 }
 
+// RunOf is the run id in a FindCRD detail ("" when no dfe2e run made it).
+func RunOf(detail string) string {
+	_, id, ok := strings.Cut(detail, " by dfe2e run ")
+	if !ok {
+		return ""
+	}
+	return id
+}
+
 // FluxCRDs are the CRDs whose presence says Flux is installed.
 var FluxCRDs = []string{"gitrepositories.source.toolkit.fluxcd.io", "kustomizations.kustomize.toolkit.fluxcd.io"}
 

@@ -186,6 +186,9 @@ func TestFindCRDAndFluxInstalled(t *testing.T) {
 	if !ok || err != nil || !strings.Contains(detail, "by dfe2e run r1") {
 		t.Errorf("present CRD: %v %q %v", ok, detail, err)
 	}
+	if id := RunOf(detail); id != "r1" {
+		t.Errorf("run of %q: %q", detail, id)
+	}
 	if ok, _, err := FindCRD(ctx, c, "nope.example.com"); ok || err != nil {
 		t.Errorf("absent CRD: %v %v", ok, err)
 	}

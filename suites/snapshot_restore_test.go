@@ -31,7 +31,7 @@ var _ = Describe("Snapshot and restore", Label(LabelSnapshotRestore), func() {
 		Context(title, Ordered, func() {
 			BeforeAll(func(ctx SpecContext) {
 				atLevel(High)
-				if s.Skip != "" || (provider != nil && provider.Name() == "envtest") {
+				if s.Skip != "" || noNodes() != "" {
 					return
 				}
 				if err := targets.CheckSelected(config.FromEnv().SnapshotTarget); err != nil {

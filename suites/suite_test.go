@@ -178,18 +178,26 @@ func disposable() bool {
 
 // needNodes skips on envtest: these specs need a kubelet, images and storage.
 func needNodes() {
-	if provider != nil && provider.Name() == "envtest" {
-		Skip("needs a cluster with nodes and local-path storage (make e2e, or DFE2E_CLUSTER=kind|kubeconfig); envtest has an API server only")
+	if r := noNodes(); r != "" {
+		Skip(r)
 	}
-	// A cluster reached through a kubeconfig may be an API server alone
-	// (a control plane without kubelets): say so rather than time out.
+}
+
+// noNodes says why the cluster cannot run pods ("" when it can): envtest,
+// or a cluster reached through a kubeconfig that is an API server alone (a
+// control plane without kubelets) — said, rather than timed out on.
+func noNodes() string {
+	if provider != nil && provider.Name() == "envtest" {
+		return "needs a cluster with nodes and local-path storage (make e2e, or DFE2E_CLUSTER=kind|kubeconfig); envtest has an API server only"
+	}
 	var nodes corev1.NodeList
 	if k8s != nil {
 		must(k8s.List(context.Background(), &nodes, client.Limit(1)))
 		if len(nodes.Items) == 0 {
-			Skip("needs a cluster with nodes; the cluster (provider " + provider.Name() + ") has no Node objects")
+			return "needs a cluster with nodes; the cluster (provider " + provider.Name() + ") has no Node objects"
 		}
 	}
+	return ""
 }
 
 // needKindNodes skips unless the nodes are this run's kind containers

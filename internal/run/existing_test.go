@@ -161,7 +161,8 @@ func TestNotRunErrorLeavesTheTierNotRunWithItsReason(t *testing.T) {
 	if rec.Outcome == verdict.Failed || rec.Outcome == verdict.Blocked {
 		t.Errorf("a tier that does not apply is neither failed nor blocked: %s", rec.Outcome)
 	}
-	if rec.Steps[0].Status != verdict.Skipped || !strings.Contains(rec.Steps[0].Detail, "not run: --skip-flux-install") {
-		t.Errorf("step: %+v", rec.Steps[0])
+	if len(rec.Steps) != 2 || rec.Steps[0].Status != verdict.Skipped || !strings.Contains(rec.Steps[0].Detail, "not run: --skip-flux-install") ||
+		rec.Steps[1].Name != "suites: flux" || rec.Steps[1].Status != verdict.Skipped {
+		t.Errorf("want the step and the tier, each once, skipped: %+v", rec.Steps)
 	}
 }

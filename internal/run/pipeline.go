@@ -171,7 +171,7 @@ func Execute(ctx context.Context, p Plan) (*Record, error) {
 			rec.notRunTier(t, stopped)
 			continue
 		}
-		tierStop := ""
+		tierStop, notApplicable := "", false
 		for _, s := range t.Before {
 			if tierStop != "" {
 				rec.notRun(s.Name, tierStop)
@@ -181,11 +181,17 @@ func Execute(ctx context.Context, p Plan) (*Record, error) {
 			var nr *NotRunError
 			switch {
 			case errors.As(err, &nr):
-				tierStop = nr.Why
+				tierStop, notApplicable = nr.Why, true
 			case st != verdict.Passed:
 				tierStop = fmt.Sprintf("step %q %s", s.Name, st)
 				badInput = asBadInput(badInput, err)
 			}
+		}
+		if notApplicable {
+			// The step that found it is already recorded as skipped.
+			rec.notRun("suites: "+t.Name, tierStop)
+			rec.Tiers[t.Name] = "not run: " + tierStop
+			continue
 		}
 		if tierStop != "" {
 			rec.notRunTier(t, tierStop)

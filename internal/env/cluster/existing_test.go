@@ -348,10 +348,13 @@ func TestLabelCreates(t *testing.T) {
 	if got.Labels[RunLabel] != "r1" || got.Labels[ManagedByLabel] != "kustomize" {
 		t.Errorf("created object: labels %v (want the run label, the object's own managed-by kept)", got.Labels)
 	}
+	applyErr := func(kind, ns, name string) error {
+		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": kind,
+			"metadata": map[string]any{"name": name, "namespace": ns, "labels": map[string]any{"bundle": "yes"}}}}
+		return c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("dfe2e"), client.ForceOwnership)
+	}
 	apply := func(name string) *corev1.ConfigMap {
-		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
-			"metadata": map[string]any{"name": name, "namespace": "database"}, "data": map[string]any{"k": "v"}}}
-		must(t, c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("dfe2e"), client.ForceOwnership))
+		must(t, applyErr("ConfigMap", "database", name))
 		var got corev1.ConfigMap
 		must(t, base.Get(ctx, client.ObjectKey{Namespace: "database", Name: name}, &got))
 		return &got
@@ -362,8 +365,22 @@ func TestLabelCreates(t *testing.T) {
 	if l := apply("applied").Labels; l[RunLabel] != "r1" {
 		t.Errorf("a second apply of the run's object keeps its label: %v", l)
 	}
-	if l := apply("theirs").Labels; l[RunLabel] != "" || l["app"] != "x" {
-		t.Errorf("an apply over an object the run did not create must not label it: %v", l)
+	// Planted: objects of the user's where the run applies its own.
+	err := applyErr("ConfigMap", "database", "theirs")
+	if err == nil || !strings.Contains(err.Error(), "ConfigMap database/theirs already exists and this run did not create it") {
+		t.Errorf("an apply over the user's object must be refused, naming it: %v", err)
+	}
+	var theirs corev1.ConfigMap
+	must(t, base.Get(ctx, client.ObjectKey{Namespace: "database", Name: "theirs"}, &theirs))
+	if theirs.Labels[RunLabel] != "" || theirs.Labels["bundle"] != "" || theirs.Labels["app"] != "x" {
+		t.Errorf("the user's object was changed: %v", theirs.Labels)
+	}
+	must(t, base.Create(ctx, &corev1.Namespace{ObjectMeta: om("", "users", map[string]string{"team": "a"})}))
+	must(t, applyErr("Namespace", "", "users"))
+	var ns corev1.Namespace
+	must(t, base.Get(ctx, client.ObjectKey{Name: "users"}, &ns))
+	if len(ns.Labels) != 1 || ns.Labels["team"] != "a" {
+		t.Errorf("the user's namespace must be used as it is: labels %v", ns.Labels)
 	}
 	if LabelCreates(base, "") != base {
 		t.Error("without a run id the client is not wrapped")

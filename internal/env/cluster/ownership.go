@@ -59,10 +59,10 @@ func addRunLabels(o metav1.Object, id string) {
 }
 
 // LabelCreates wraps c so that every object created through it carries the
-// run's labels: Create always; a server-side apply only when the object does
-// not exist yet or is already this run's. An apply over an object the run
-// did not create leaves it unlabelled, so cleanup never takes it for the
-// run's (and the field manager never owns a label it would drop later).
+// run's labels: Create always; a server-side apply when the object does not
+// exist yet or is already this run's. An apply over an object the run did
+// not create is refused (a Namespace is left as it is), so the run never
+// changes what it did not create and cleanup never takes it for the run's.
 func LabelCreates(c client.Client, id string) client.Client {
 	if id == "" {
 		return c
@@ -103,6 +103,12 @@ func (l *labelling) Apply(ctx context.Context, ac runtime.ApplyConfiguration, op
 		return err
 	case live.GetLabels()[RunLabel] == l.id:
 		addRunLabels(u, l.id)
+	case u.GroupVersionKind().Kind == "Namespace":
+		// The user's namespace is used as it is: applying over it would
+		// change its labels, and nothing of the run needs them.
+		return nil
+	default:
+		return fmt.Errorf("%s %s already exists and this run did not create it: the run changes nothing it did not create — remove it, or run on another cluster or context", u.GroupVersionKind().Kind, key(u))
 	}
 	return l.Client.Apply(ctx, ac, opts...)
 }
@@ -260,6 +266,13 @@ func Leftovers(ctx context.Context, c client.Client, kinds Kinds, id string) ([]
 	}
 	sort.Strings(left)
 	return left, nil
+}
+
+func key(o metav1.Object) string {
+	if o.GetNamespace() != "" {
+		return o.GetNamespace() + "/" + o.GetName()
+	}
+	return o.GetName()
 }
 
 func nsPhase(u unstructured.Unstructured) string {

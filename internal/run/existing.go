@@ -160,7 +160,7 @@ func existingE2E(ctx context.Context, o Options, logf func(string, ...any)) (*Re
 			}
 			return storageClass, nil
 		}},
-		{"cluster: the operator is not installed already", func(ctx context.Context) (string, error) {
+		{"cluster: no operator installed, no namespace " + operator.Namespace + " already", func(ctx context.Context) (string, error) {
 			found, detail, err := cluster.FindCRD(ctx, c, operator.CRDName)
 			if err != nil {
 				return "", err
@@ -176,7 +176,10 @@ func existingE2E(ctx context.Context, o Options, logf func(string, ...any)) (*Re
 				}
 				return "", BadInput(err)
 			}
-			return "CRD " + operator.CRDName + " absent", nil
+			if err := cluster.NamespaceFree(ctx, c, operator.Namespace); err != nil {
+				return "", BadInput(err)
+			}
+			return "CRD " + operator.CRDName + " and namespace " + operator.Namespace + " absent", nil
 		}},
 	}
 	suiteEnv := func() config.Settings {

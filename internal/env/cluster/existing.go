@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	authzv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -217,6 +218,24 @@ func FindCRD(ctx context.Context, c client.Reader, name string) (bool, string, e
 		detail += " by dfe2e run " + id
 	}
 	return true, detail, nil
+}
+
+// NamespaceFree fails when namespace name exists: the run installs into it
+// and would change and empty it. A leftover of a dfe2e run is named so,
+// with the command that removes that run's objects.
+func NamespaceFree(ctx context.Context, c client.Reader, name string) error {
+	var ns corev1.Namespace
+	err := c.Get(ctx, client.ObjectKey{Name: name}, &ns)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("looking for namespace %s: %w", name, err)
+	}
+	if id := ns.Labels[RunLabel]; id != "" {
+		return fmt.Errorf("namespace %s is a leftover of an interrupted dfe2e run %s: remove what that run created with kubectl delete namespaces,customresourcedefinitions,clusterroles,clusterrolebindings -l %s=%s, then run again", name, id, RunLabel, id)
+	}
+	return fmt.Errorf("namespace %s exists and this run did not create it: the suites install the operator and their instances into it and would change it — run on a cluster (or context) without it", name)
 }
 
 // RunOf is the run id in a FindCRD detail ("" when no dfe2e run made it).

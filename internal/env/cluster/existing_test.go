@@ -393,3 +393,18 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestNamespaceFree(t *testing.T) {
+	ctx := context.Background()
+	c := fakecluster.Client(&corev1.Namespace{ObjectMeta: om("", "database", nil)},
+		&corev1.Namespace{ObjectMeta: om("", "left", RunLabels("r9"))})
+	if err := NamespaceFree(ctx, c, "free"); err != nil {
+		t.Errorf("absent namespace: %v", err)
+	}
+	if err := NamespaceFree(ctx, c, "database"); err == nil || !strings.Contains(err.Error(), "namespace database exists and this run did not create it") {
+		t.Errorf("the user's namespace: %v", err)
+	}
+	if err := NamespaceFree(ctx, c, "left"); err == nil || !strings.Contains(err.Error(), "leftover of an interrupted dfe2e run r9") || !strings.Contains(err.Error(), "-l "+RunLabel+"=r9") {
+		t.Errorf("a leftover: %v", err)
+	}
+}

@@ -9,7 +9,9 @@
 // while rusage covers the whole process. loadgen runs without warmup or
 // prefill, so every request it sends is one it counts. It prints each tool's
 // spread (min, median, max) and the per-repetition ratios. loadgen records
-// every request in HDR; redis-benchmark does not.
+// every request in HDR; redis-benchmark does not. With -baseline another
+// dfe2e binary (an earlier build) runs as a third interleaved tool, for an
+// A/B of two loaders under the same conditions.
 //
 // It is a benchmark, not a test: it judges nothing and exits 0 unless a tool fails.
 package main
@@ -65,15 +67,22 @@ func main() {
 	valueSize := flag.Int("value-size", 64, "value size (-d)")
 	pin := flag.Bool("pin", runtime.NumCPU() >= 2, "pin the server to CPU 0 and the clients to CPU 1 (taskset)")
 	out := flag.String("out", "artifacts/bench", "directory for bench.json")
+	baseline := flag.String("baseline", "", "another dfe2e binary to run as a third, interleaved tool (\"loadgen-baseline\"), e.g. a build of an earlier commit: A/B of two loaders on the same server")
 	flag.Parse()
-	if err := run(*dfe2e, *reps, *conns, *pipelines, *reqP1, *reqPN, *keyspace, *valueSize, *pin, *out); err != nil {
+	if err := run(*dfe2e, *baseline, *reps, *conns, *pipelines, *reqP1, *reqPN, *keyspace, *valueSize, *pin, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "loadbench:", err)
 		os.Exit(2)
 	}
 }
 
-func run(dfe2e string, reps, conns int, pipelines string, reqP1, reqPN, keyspace int64, valueSize int, pin bool, out string) error {
-	for _, bin := range []string{dfe2e, "redis-benchmark", "redis-server"} {
+func run(dfe2e, baseline string, reps, conns int, pipelines string, reqP1, reqPN, keyspace int64, valueSize int, pin bool, out string) error {
+	bins := []string{dfe2e, "redis-benchmark", "redis-server"}
+	tools := []string{"redis-benchmark", "loadgen"}
+	if baseline != "" {
+		bins = append(bins, baseline)
+		tools = append(tools, "loadgen-baseline")
+	}
+	for _, bin := range bins {
 		if _, err := exec.LookPath(bin); err != nil {
 			return fmt.Errorf("%s not found (make build deps): %w", bin, err)
 		}
@@ -122,16 +131,19 @@ func run(dfe2e string, reps, conns int, pipelines string, reqP1, reqPN, keyspace
 		}
 		fmt.Printf("\n== %d connections, pipeline %d, %d requests per run ==\n", conns, p, n)
 		for rep := 1; rep <= reps; rep++ {
-			order := []string{"redis-benchmark", "loadgen"}
-			if rep%2 == 0 { // interleave: alternate who goes first
-				order[0], order[1] = order[1], order[0]
-			}
+			// Interleave: each repetition starts with the next tool.
+			k := (rep - 1) % len(tools)
+			order := append(append([]string{}, tools[k:]...), tools[:k]...)
 			for _, tool := range order {
 				var s sample
 				var err error
-				if tool == "loadgen" {
+				switch tool {
+				case "loadgen":
 					s, err = runLoadgen(clientPin, dfe2e, srv.Addr, conns, p, n, keyspace, valueSize, filepath.Join(tmp, fmt.Sprintf("p%d-%d", p, rep)))
-				} else {
+				case "loadgen-baseline":
+					s, err = runLoadgen(clientPin, baseline, srv.Addr, conns, p, n, keyspace, valueSize, filepath.Join(tmp, fmt.Sprintf("base-p%d-%d", p, rep)))
+					s.Tool = tool
+				default:
 					s, err = runRedisBenchmark(clientPin, host, port, conns, p, n, keyspace, valueSize)
 				}
 				if err != nil {
@@ -237,7 +249,7 @@ func summary(all []sample, conns int, pipelines string, reps int) string {
 				by[s.Tool] = append(by[s.Tool], s)
 			}
 		}
-		for _, tool := range []string{"loadgen", "redis-benchmark"} {
+		for _, tool := range []string{"loadgen", "loadgen-baseline", "redis-benchmark"} {
 			ss := by[tool]
 			if len(ss) == 0 {
 				continue
@@ -246,17 +258,19 @@ func summary(all []sample, conns int, pipelines string, reps int) string {
 			fmt.Fprintf(&b, "  c=%d P=%-3d %-16s ops/s %9.0f [%9.0f..%9.0f]   ops/CPU-s %9.0f [%9.0f..%9.0f]\n",
 				conns, p, tool, median(thr), minOf(thr), maxOf(thr), median(eff), minOf(eff), maxOf(eff))
 		}
-		lg, rb := by["loadgen"], by["redis-benchmark"]
-		if len(lg) == 0 || len(lg) != len(rb) {
-			continue
+		for _, other := range []string{"redis-benchmark", "loadgen-baseline"} {
+			lg, ob := by["loadgen"], by[other]
+			if len(lg) == 0 || len(lg) != len(ob) {
+				continue
+			}
+			var thr, eff []float64
+			for i := range lg { // both lists are in repetition order
+				thr = append(thr, lg[i].OpsPerSec/ob[i].OpsPerSec)
+				eff = append(eff, lg[i].OpsPerCPU/ob[i].OpsPerCPU)
+			}
+			fmt.Fprintf(&b, "  c=%d P=%-3d loadgen/%s  ops/s %.2fx [%.2f..%.2f]   ops/CPU-s %.2fx [%.2f..%.2f]\n",
+				conns, p, other, median(thr), minOf(thr), maxOf(thr), median(eff), minOf(eff), maxOf(eff))
 		}
-		var thr, eff []float64
-		for i := range lg { // both lists are in repetition order
-			thr = append(thr, lg[i].OpsPerSec/rb[i].OpsPerSec)
-			eff = append(eff, lg[i].OpsPerCPU/rb[i].OpsPerCPU)
-		}
-		fmt.Fprintf(&b, "  c=%d P=%-3d loadgen/redis-benchmark  ops/s %.2fx [%.2f..%.2f]   ops/CPU-s %.2fx [%.2f..%.2f]\n",
-			conns, p, median(thr), minOf(thr), maxOf(thr), median(eff), minOf(eff), maxOf(eff))
 	}
 	return b.String()
 }

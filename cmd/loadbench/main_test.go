@@ -40,3 +40,29 @@ func TestSummaryPrintsSpreadAndPairedRatios(t *testing.T) {
 		}
 	}
 }
+
+// With -baseline, a second loader's repetitions are summarised too and
+// loadgen is compared with it repetition by repetition.
+func TestSummaryComparesWithABaselineLoader(t *testing.T) {
+	var all []sample
+	for rep, v := range []struct{ lgCPU, baseCPU float64 }{{1, 2}, {1, 1}, {2, 3}} {
+		lg := newSample("loadgen", 100, 1, v.lgCPU, 0)
+		base := newSample("loadgen", 100, 1, v.baseCPU, 0)
+		base.Tool = "loadgen-baseline"
+		rb := newSample("redis-benchmark", 100, 1, 1, 0)
+		for _, s := range []*sample{&lg, &base, &rb} {
+			s.Pipeline, s.Rep = 1, rep+1
+		}
+		all = append(all, rb, base, lg)
+	}
+	flat := strings.Join(strings.Fields(summary(all, 50, "1", 3)), " ")
+	for _, want := range []string{
+		"loadgen-baseline ops/s 100 [ 100.. 100] ops/CPU-s 50 [ 33.. 100]",
+		"loadgen/loadgen-baseline ops/s 1.00x [1.00..1.00] ops/CPU-s 1.50x [1.00..2.00]",
+		"loadgen/redis-benchmark ops/s 1.00x [1.00..1.00] ops/CPU-s 1.00x [0.50..1.00]",
+	} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("summary lacks %q:\n%s", want, flat)
+		}
+	}
+}

@@ -29,11 +29,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/netpolcheck"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/images"
 )
 
@@ -41,8 +43,11 @@ const (
 	nodeIP   = "10.250.0.254"
 	probeIP  = "10.250.0.1"
 	serverIP = "10.250.0.2"
-	hostEnd  = "10.251.0.1" // the API server's forwarder, on a veth into the node namespace
-	nodeEnd  = "10.251.0.2"
+	otherIP  = "10.250.0.3" // a client in another namespace
+	// operatorIP is a client labelled as operator v1.6.1 labels its pods.
+	operatorIP = "10.250.0.4"
+	hostEnd    = "10.251.0.1" // the API server's forwarder, on a veth into the node namespace
+	nodeEnd    = "10.251.0.2"
 )
 
 func run(t *testing.T, args ...string) string {
@@ -70,7 +75,8 @@ func TestEnforcerImageEnforces(t *testing.T) {
 	}
 	sfx := fmt.Sprint(os.Getpid() % 10000)
 	node, a, b, veth := "npnode"+sfx, "npa"+sfx, "npb"+sfx, "nph"+sfx
-	for _, n := range []string{node, a, b} {
+	cns, dns := "npc"+sfx, "npd"+sfx
+	for _, n := range []string{node, a, b, cns, dns} {
 		run(t, "ip", "netns", "add", n)
 		t.Cleanup(func() { exec.Command("ip", "netns", "del", n).Run() })
 	}
@@ -88,6 +94,14 @@ func TestEnforcerImageEnforces(t *testing.T) {
 		{"ip", "-n", a, "link", "set", "a1", "up"},
 		{"ip", "-n", b, "addr", "add", serverIP + "/24", "dev", "b1"},
 		{"ip", "-n", b, "link", "set", "b1", "up"},
+		{"ip", "-n", node, "link", "add", "c0", "type", "veth", "peer", "name", "c1", "netns", cns},
+		{"ip", "-n", node, "link", "add", "d0", "type", "veth", "peer", "name", "d1", "netns", dns},
+		{"ip", "-n", node, "link", "set", "c0", "master", "br0", "up"},
+		{"ip", "-n", node, "link", "set", "d0", "master", "br0", "up"},
+		{"ip", "-n", cns, "addr", "add", otherIP + "/24", "dev", "c1"},
+		{"ip", "-n", cns, "link", "set", "c1", "up"},
+		{"ip", "-n", dns, "addr", "add", operatorIP + "/24", "dev", "d1"},
+		{"ip", "-n", dns, "link", "set", "d1", "up"},
 		{"ip", "link", "add", veth, "type", "veth", "peer", "name", "npn", "netns", node},
 		{"ip", "addr", "add", hostEnd + "/30", "dev", veth},
 		{"ip", "link", "set", veth, "up"},
@@ -98,11 +112,13 @@ func TestEnforcerImageEnforces(t *testing.T) {
 	} {
 		run(t, c...)
 	}
-	srv := exec.Command("ip", "netns", "exec", b, "redis-server", "--port", "6379", "--bind", serverIP, "--protected-mode", "no", "--save", "", "--appendonly", "no")
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
+	for _, port := range []string{"6379", "9999"} {
+		srv := exec.Command("ip", "netns", "exec", b, "redis-server", "--port", port, "--bind", serverIP, "--protected-mode", "no", "--save", "", "--appendonly", "no")
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
 	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
 
 	env := &envtest.Environment{BinaryAssetsDirectory: assets, ControlPlaneStartTimeout: 2 * time.Minute}
 	env.ControlPlane.GetAPIServer().Path = filepath.Join(assets, "kube-apiserver")
@@ -131,9 +147,21 @@ func TestEnforcerImageEnforces(t *testing.T) {
 	must(t, c.Create(ctx, n))
 	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: nodeIP}}
 	must(t, c.Status().Update(ctx, n))
-	must(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "proof"}}))
-	for name, ip := range map[string]string{"probe": probeIP, "server": serverIP} {
-		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "proof", Labels: map[string]string{"app": name}},
+	for _, ns := range []string{"proof", "elsewhere"} {
+		must(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	}
+	pods := []struct {
+		name, ns, ip string
+		labels       map[string]string
+	}{
+		{"probe", "proof", probeIP, map[string]string{"app": "probe"}},
+		{"server", "proof", serverIP, map[string]string{"app": "server"}},
+		{"other", "elsewhere", otherIP, map[string]string{"app": "probe"}},
+		{"operator", "proof", operatorIP, map[string]string{"control-plane": "controller-manager"}},
+	}
+	for _, pd := range pods {
+		name, ip := pd.name, pd.ip
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: pd.ns, Labels: pd.labels},
 			Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "c", Image: "none"}}}}
 		must(t, c.Create(ctx, p))
 		p.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}},
@@ -154,10 +182,11 @@ func TestEnforcerImageEnforces(t *testing.T) {
 	}
 	t.Cleanup(func() { kr.Process.Kill(); kr.Wait() })
 
-	ping := func() bool {
-		out, _ := exec.Command("ip", "netns", "exec", a, "timeout", "3", "redis-cli", "-h", serverIP, "PING").CombinedOutput()
+	pingFrom := func(netns, port string) bool {
+		out, _ := exec.Command("ip", "netns", "exec", netns, "timeout", "3", "redis-cli", "-h", serverIP, "-p", port, "PING").CombinedOutput()
 		return strings.TrimSpace(string(out)) == "PONG"
 	}
+	ping := func() bool { return pingFrom(a, "6379") }
 	until := func(want bool, what string) time.Duration {
 		t.Helper()
 		start := time.Now()
@@ -191,6 +220,62 @@ func TestEnforcerImageEnforces(t *testing.T) {
 	must(t, c.Delete(ctx, deny))
 	r := until(true, "the probe through again after the policy's removal")
 	t.Logf("kube-router %s: refused %s after the default-deny policy, through again %s after its removal", images.KubeRouterVersion, d.Round(time.Millisecond), r.Round(time.Millisecond))
+
+	// The operator's per-instance policy as the contract has it: kube-router
+	// and netpolcheck.Admit must agree on every client and port.
+	must(t, c.Create(ctx, contractPolicy()))
+	// In effect once the other namespace's client is refused (the first
+	// refusal it causes); then every client is judged.
+	start = time.Now()
+	for pingFrom(cns, "6379") {
+		if time.Since(start) > 60*time.Second {
+			t.Fatal("the contract policy refused nobody within 60 s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, tc := range []struct {
+		what, netns string
+		peer        netpolcheck.Peer
+		port        int32
+	}{
+		{"same-namespace client on 6379", a, netpolcheck.Peer{Namespace: "proof", Labels: map[string]string{"app": "probe"}}, 6379},
+		{"same-namespace client on 9999", a, netpolcheck.Peer{Namespace: "proof", Labels: map[string]string{"app": "probe"}}, 9999},
+		{"other-namespace client on 6379", cns, netpolcheck.Peer{Namespace: "elsewhere", Labels: map[string]string{"app": "probe"}}, 6379},
+		{"operator-labelled client on 9999", dns, netpolcheck.Peer{Namespace: "proof", Labels: map[string]string{"control-plane": "controller-manager"}}, 9999},
+	} {
+		adm, err := netpolcheck.Admit([]networkingv1.NetworkPolicy{*contractPolicy()},
+			netpolcheck.Target{Namespace: "proof", Pod: "server", Labels: map[string]string{"app": "server"}, Port: tc.port}, tc.peer)
+		must(t, err)
+		got := pingFrom(tc.netns, fmt.Sprint(tc.port))
+		if got != adm.Allowed() {
+			t.Errorf("%s: kube-router connected=%v, netpolcheck.Admit allowed=%v (%+v)", tc.what, got, adm.Allowed(), adm)
+		} else {
+			t.Logf("%s: connected=%v, as netpolcheck.Admit says", tc.what, got)
+		}
+	}
+}
+
+// contractPolicy is shaped as the contract describes operator v1.6.1's
+// per-instance policy, for the server pod: 6379 from its namespace, 9999
+// from control-plane=controller-manager pods of the operator's namespace
+// (here the same one) and from the instance's own pods.
+func contractPolicy() *networkingv1.NetworkPolicy {
+	data, admin := intstr.FromInt(6379), intstr.FromInt(9999)
+	return &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "proof", Name: "server"},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "server"}},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{
+				{Ports: []networkingv1.NetworkPolicyPort{{Port: &data}}, From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}},
+				{Ports: []networkingv1.NetworkPolicyPort{{Port: &admin}}, From: []networkingv1.NetworkPolicyPeer{
+					{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"control-plane": "controller-manager"}},
+						NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "proof"}}},
+					{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "server"}}},
+				}},
+			},
+		},
+	}
 }
 
 // forward relays TCP from listen to target (the API server listens on the

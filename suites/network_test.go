@@ -262,15 +262,33 @@ func operatorClone(ctx context.Context, name string, opLabels map[string]string)
 }
 
 // adminFromOperator probes pod's admin port from the operator clone pr and
-// judges the outcome against the policies.
-func adminFromOperator(ctx context.Context, pr *netprobe.Pod, opLabels map[string]string, pod *corev1.Pod, pols []networkingv1.NetworkPolicy, describe map[string]string) []finding.Finding {
+// judges the outcome against the policies (settle: see probeAdmitted).
+func adminFromOperator(ctx context.Context, pr *netprobe.Pod, opLabels map[string]string, pod *corev1.Pod, pols []networkingv1.NetworkPolicy, describe map[string]string, settle bool) []finding.Finding {
 	GinkgoHelper()
 	tg := target(pod, netpolcheck.AdminPort)
 	a, err := netpolcheck.Admit(pols, tg, pr.Peer(namespaceLabels(ctx, operator.Namespace)))
 	Expect(err).NotTo(HaveOccurred())
-	obs, err := pr.Probe(ctx, tg, pod.Status.PodIP)
-	Expect(err).NotTo(HaveOccurred())
+	var obs netpolcheck.Probe
+	if settle {
+		obs = probeAdmitted(ctx, pr, tg, pod.Status.PodIP)
+	} else {
+		obs, err = pr.Probe(ctx, tg, pod.Status.PodIP)
+		Expect(err).NotTo(HaveOccurred())
+	}
 	return netpolcheck.AdminFromOperator(obs, a, opLabels, describe)
+}
+
+// probeAdmitted is the probe of a client the policies should let in: a
+// probe pod is new, and an enforcer lets a new pod's IP in only once it has
+// programmed it (the preflight measured how long that takes), so the
+// connection is tried until enforceDeadline; a client still refused then
+// is the observation judged.
+func probeAdmitted(ctx context.Context, pr *netprobe.Pod, tg netpolcheck.Target, ip string) netpolcheck.Probe {
+	GinkgoHelper()
+	obs, took, err := probeUntil(ctx, pr, tg, ip, true, pr.Name()+" to reach "+tg.String())
+	Expect(err).NotTo(HaveOccurred())
+	GinkgoWriter.Printf("%s → %s: connected=%v after %s\n", pr.Name(), tg, obs.Connected, took.Round(time.Millisecond))
+	return obs
 }
 
 var _ = Describe("NetworkPolicy", Ordered, ContinueOnFailure, Label(LabelNetwork), func() {
@@ -297,9 +315,7 @@ var _ = Describe("NetworkPolicy", Ordered, ContinueOnFailure, Label(LabelNetwork
 		tg := target(m, netpolcheck.DataPort)
 		a, err := netpolcheck.Admit(pols, tg, pr.Peer(namespaceLabels(ctx, m.Namespace)))
 		Expect(err).NotTo(HaveOccurred())
-		obs, err := pr.Probe(ctx, tg, m.Status.PodIP)
-		Expect(err).NotTo(HaveOccurred())
-		judge("same-namespace client on 6379", netpolcheck.SameNamespace(obs, a))
+		judge("same-namespace client on 6379", netpolcheck.SameNamespace(probeAdmitted(ctx, pr, tg, m.Status.PodIP), a))
 	}, NodeTimeout(8*time.Minute))
 
 	It("a client in another namespace is refused on 6379 by the operator's NetworkPolicy (upstream v1.6 behaviour)", func(ctx SpecContext) {
@@ -325,7 +341,7 @@ var _ = Describe("NetworkPolicy", Ordered, ContinueOnFailure, Label(LabelNetwork
 		m := networkInstance(ctx).Master
 		pols, describe := policies(ctx, m.Namespace)
 		opLabels := operatorTemplateLabels(ctx)
-		judge("admin port from the operator's pods", adminFromOperator(ctx, operatorClone(ctx, "netprobe-operator", opLabels), opLabels, m, pols, describe))
+		judge("admin port from the operator's pods", adminFromOperator(ctx, operatorClone(ctx, "netprobe-operator", opLabels), opLabels, m, pols, describe, true))
 
 		pr := startProbe(ctx, m.Namespace, "netprobe-stranger", probeImage(ctx), map[string]string{"app.kubernetes.io/name": "dfe2e-netprobe"})
 		tg := target(m, netpolcheck.AdminPort)
@@ -344,7 +360,7 @@ var _ = Describe("NetworkPolicy", Ordered, ContinueOnFailure, Label(LabelNetwork
 		lost := operatorTemplateLabels(ctx)
 		Expect(lost).To(HaveKeyWithValue(netpolcheck.OperatorLabelKey, netpolcheck.OperatorLabelValue), "the live operator Deployment already lacks the label")
 		delete(lost, netpolcheck.OperatorLabelKey) // the planted defect
-		fs := adminFromOperator(ctx, operatorClone(ctx, "netprobe-operator-unlabelled", lost), lost, m, pols, describe)
+		fs := adminFromOperator(ctx, operatorClone(ctx, "netprobe-operator-unlabelled", lost), lost, m, pols, describe, false)
 		report("planted: operator pods without their label", fs)
 		v := finding.Lines(finding.Violations(fs))
 		Expect(v).To(ContainSubstring(netpolcheck.CheckOperatorLabel), "the check did not fail on the planted defect: %s", finding.Lines(fs))
@@ -376,7 +392,7 @@ var _ = Describe("NetworkPolicy", Ordered, ContinueOnFailure, Label(LabelNetwork
 		// The new policy takes effect within enforceDeadline (the preflight's
 		// bound); until then the operator may still get through.
 		_, err = wait.ForDuration(ctx, "the planted policy "+pol.Name+" to refuse the operator's pods", enforceDeadline, func(ctx context.Context) (bool, string, error) {
-			fs = adminFromOperator(ctx, pr, opLabels, srv.Pod, pols, describe)
+			fs = adminFromOperator(ctx, pr, opLabels, srv.Pod, pols, describe, false)
 			return len(finding.Violations(fs)) > 0, finding.Lines(fs), nil
 		})
 		Expect(err).NotTo(HaveOccurred(), "the planted policy never refused the operator's pods")

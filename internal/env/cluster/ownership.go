@@ -234,11 +234,21 @@ func Cleanup(ctx context.Context, c client.Client, kinds Kinds, id string, logf 
 	if len(errs) > 0 {
 		return removed, fmt.Errorf("cleanup of run %s: %s", id, strings.Join(errs, "; "))
 	}
-	left, err := Leftovers(ctx, c, kinds, id)
+	// Deletion is asynchronous (a CRD's finalizer removes its objects
+	// first): wait until no object of the run is listed.
+	var left []string
+	_, err = wait.For(ctx, "every object of run "+id+" to be gone", wait.ObjectDeleted, func(ctx context.Context) (bool, string, error) {
+		l, err := Leftovers(ctx, c, kinds, id)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		left = l
+		return len(l) == 0, fmt.Sprintf("%d left: %s", len(l), strings.Join(l, ", ")), nil
+	})
 	if err != nil {
-		return removed, err
-	}
-	if len(left) > 0 {
+		if len(left) == 0 {
+			return removed, err
+		}
 		return removed, fmt.Errorf("cleanup of run %s left %d objects: %s (remove them with kubectl delete … -l %s=%s)", id, len(left), strings.Join(left, ", "), RunLabel, id)
 	}
 	return removed, nil

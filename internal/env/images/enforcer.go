@@ -158,10 +158,22 @@ func downloadDebs(ctx context.Context, dir string, pkgs []string, logf Logf) ([]
 			return nil, fmt.Errorf("the NetworkPolicy enforcer image needs the Debian packages %s and there is no apt-get: put their .deb files in %s", strings.Join(missing, " "), dir)
 		}
 		logf("downloading Debian packages for the enforcer image: %s", strings.Join(missing, " "))
-		cmd := exec.CommandContext(ctx, "apt-get", append([]string{"download", "-q"}, missing...)...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("apt-get download %s in %s: %w\n%s(run apt-get update first if the package lists are missing)", strings.Join(missing, " "), dir, err, out)
+		download := func() ([]byte, error) {
+			cmd := exec.CommandContext(ctx, "apt-get", append([]string{"download", "-q"}, missing...)...)
+			cmd.Dir = dir
+			return cmd.CombinedOutput()
+		}
+		out, err := download()
+		if err != nil && os.Geteuid() == 0 {
+			// A fresh machine may have no package lists yet.
+			logf("apt-get download failed; updating the package lists once and retrying")
+			if uout, uerr := exec.CommandContext(ctx, "apt-get", "update", "-qq").CombinedOutput(); uerr != nil {
+				return nil, fmt.Errorf("apt-get update: %w\n%s", uerr, uout)
+			}
+			out, err = download()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("apt-get download %s in %s: %w\n%s(as root, run apt-get update first if the package lists are missing)", strings.Join(missing, " "), dir, err, out)
 		}
 	}
 	var debs []string

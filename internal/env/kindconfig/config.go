@@ -16,9 +16,8 @@ import (
 const DefaultClusterName = "dfe2e"
 
 // DefaultNodes is the node count of `dfe2e e2e`: one control plane that also
-// runs workloads. Three nodes (1 + 2 workers) roughly double the cluster's
-// memory and add about a minute to a warm run (README: measured times), so
-// they are asked for with --nodes.
+// runs workloads. More nodes are asked for with --nodes: the node-failure
+// specs they enable need minutes each, beyond make e2e's budget.
 const DefaultNodes = 1
 
 // MaxNodes bounds --nodes: on a 2-core host each kind node adds a kubelet,

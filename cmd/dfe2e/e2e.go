@@ -45,7 +45,8 @@ that the storage class exists; Flux is used if installed, else installed
 for the run (never with --skip-flux-install); specs that need kind node
 containers are skipped with the reason. Everything the run creates is
 labelled ` + "`dragonfly-e2e.io/run=<id>`" + ` and removed at the end (Ctrl-C too);
-a cluster with the Dragonfly operator already installed is refused.
+a cluster with the Dragonfly operator (or its namespace database) already
+there is refused.
 
 Exit codes: 0 passed, 1 a step or spec failed, 2 bad input, 3 nothing failed
 but something was blocked (0 with --blocked-ok).`,

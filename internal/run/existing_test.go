@@ -130,7 +130,9 @@ func TestExistingSettingsCarryStorageClassRunIDAndNoKindKubeconfig(t *testing.T)
 	}
 	// The stand-in, even pulled by reference, is named as one: its passes
 	// are never Dragonfly's.
-	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, config.EnvDragonflyStandIn+"=Dragonfly-contract stand-in") }) {
+	if !slices.ContainsFunc(env, func(kv string) bool {
+		return strings.HasPrefix(kv, config.EnvDragonflyStandIn+"=Dragonfly-contract stand-in")
+	}) {
 		t.Error("the stand-in image by reference is not named as a stand-in")
 	}
 	o.DragonflyImage = DragonflyOperatorDefault

@@ -36,6 +36,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/netpolcheck"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/images"
 )
 
@@ -60,7 +61,7 @@ func run(t *testing.T, args ...string) string {
 }
 
 func TestEnforcerImageEnforces(t *testing.T) {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	assets := config.FromEnv().KubebuilderAssets
 	if os.Geteuid() != 0 || assets == "" {
 		t.Skip("needs root and KUBEBUILDER_ASSETS")
 	}

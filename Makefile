@@ -66,8 +66,9 @@ e2e-upgrade: ## the release gate's upgrade tier alone: Flux installs the oldest 
 	$(GO) build -o bin/dfe2e ./cmd/dfe2e
 	exec ./bin/dfe2e e2e --upgrade --skip-install --skip-flux --artifacts $(ARTIFACTS)/upgrade $(E2E_FLAGS)
 
-# Not in make e2e's default filter until its warm cost is measured on kind: offline it installs
-# kube-router (one cold ≈10 min build, then cached) and every policy then holds for the run.
+# A cluster of its own (≈4 min warm), not make e2e's default filter: offline it installs kube-router
+# (one cold ≈10 min build, then cached), and every policy then holds for the whole run, which the
+# other tiers' clients are not written for.
 e2e-network: ## the network suite alone: NetworkPolicy enforced (offline: kube-router's policy controller, built here), proven by a preflight, then the operator's per-instance policy (reports in $(ARTIFACTS)/network)
 	$(GO) build -o bin/dfe2e ./cmd/dfe2e
 	exec ./bin/dfe2e e2e --label-filter=network --skip-flux --artifacts $(ARTIFACTS)/network $(E2E_FLAGS)

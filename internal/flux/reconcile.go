@@ -150,15 +150,27 @@ func AppliedOutcome(st Status, revision string) Outcome {
 	return o
 }
 
+// requestedOutcome is AppliedOutcome once the controller has handled the
+// reconcile request token: until then the status may still be the one left
+// by the previous reconcile of the same revision, Ready though objects it
+// applied have been deleted since.
+func requestedOutcome(st Status, revision, token string) Outcome {
+	if token != "" && st.LastHandledReconcileAt != token {
+		return Pending
+	}
+	return AppliedOutcome(st, revision)
+}
+
 // WaitApplied requests a reconcile of Kustomization key and waits (within
 // timeout) until it applied revision and is Ready; a failure of that
 // revision ends the wait at once with Flux's verdict. check, when set, runs
 // on each poll and ends the wait with its error (a crash of a workload).
 func WaitApplied(ctx context.Context, c client.Client, key client.ObjectKey, revision string, timeout time.Duration, check func(context.Context) error) (Status, time.Duration, error) {
 	// One its parent has yet to create reconciles when it is created.
-	if _, err := RequestReconcile(ctx, c, KustomizationGVK, key); client.IgnoreNotFound(err) != nil {
+	token, err := RequestReconcile(ctx, c, KustomizationGVK, key)
+	if client.IgnoreNotFound(err) != nil {
 		return Status{}, 0, err
 	}
 	return waitOutcome(ctx, c, KustomizationGVK, key, fmt.Sprintf("Kustomization %s to apply %s and be Ready", key, revision), timeout,
-		func(st Status) Outcome { return AppliedOutcome(st, revision) }, check)
+		func(st Status) Outcome { return requestedOutcome(st, revision, token) }, check)
 }

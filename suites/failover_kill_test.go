@@ -48,16 +48,9 @@ var _ = Describe("Failover", Label(LabelFailover, labelDataDisruptive), func() {
 				if err != nil {
 					return false, err.Error(), nil
 				}
-				switch {
-				case r.Master == nil:
-					return false, "no pod labelled role=master", nil
-				case r.Master.UID == old.UID:
-					return false, "the killed pod " + old.Name + " is still labelled master", nil
-				case !instance.PodReady(r.Master):
-					return false, "new master " + r.Master.Name + " not Ready", nil
-				}
-				nm = r.Master
-				return true, "", nil
+				var why string
+				nm, why = r.Promoted(old, "")
+				return nm != nil, why, nil
 			})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(failover.WaitServiceFollows(ctx, sf.Pod, old.Name, nm.Name)).To(Succeed())

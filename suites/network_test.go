@@ -417,15 +417,8 @@ var _ = Describe("NetworkPolicy", Ordered, ContinueOnFailure, Label(LabelNetwork
 				if err != nil {
 					return false, err.Error(), nil
 				}
-				switch {
-				case r.Master == nil:
-					return false, "no pod labelled role=master", nil
-				case r.Master.UID == old.UID:
-					return false, "the killed pod " + old.Name + " is still labelled master", nil
-				case !instance.PodReady(r.Master):
-					return false, "new master " + r.Master.Name + " not Ready", nil
-				}
-				return true, "", nil
+				nm, why := r.Promoted(old, "")
+				return nm != nil, why, nil
 			})
 		Expect(err).NotTo(HaveOccurred())
 		_, err = instance.WaitReady(ctx, k8s, instances.Namespace, instances.Replicated)

@@ -108,18 +108,9 @@ func nodeFailover(ctx SpecContext, d nodes.Disruption) {
 			if err != nil {
 				return false, err.Error(), nil
 			}
-			switch {
-			case r.Master == nil:
-				return false, "no pod labelled role=master", nil
-			case r.Master.UID == old.UID:
-				return false, "the pod on the failed node, " + old.Name + ", is still labelled master", nil
-			case r.Master.Spec.NodeName == node:
-				return false, "new master " + r.Master.Name + " is on the failed node " + node, nil
-			case !instance.PodReady(r.Master):
-				return false, "new master " + r.Master.Name + " not Ready", nil
-			}
-			nm = r.Master
-			return true, "", nil
+			var why string
+			nm, why = r.Promoted(old, node)
+			return nm != nil, why, nil
 		})
 	Expect(err).NotTo(HaveOccurred(), func() string { return evidence(ctx) })
 	Expect(failover.WaitServiceFollows(ctx, sf.Pod, old.Name, nm.Name)).To(Succeed(), func() string { return evidence(ctx) })

@@ -84,6 +84,9 @@ const (
 	// length (warmup + duration; the whole bound for a request-count run):
 	// scheduling, image start, prefill, dialling and the result upload.
 	LoadJobFinished Name = "LoadJobFinished"
+	// BackgroundSaveDone bounds a SAVE waiting for a background save (a
+	// save policy's or snapshot schedule's BGSAVE) to finish writing.
+	BackgroundSaveDone Name = "BackgroundSaveDone"
 	// RollingUpdateDone bounds an operator-driven rolling update of a
 	// 3-pod instance: each pod replaced and Ready in turn, then the takeover.
 	RollingUpdateDone Name = "RollingUpdateDone"
@@ -115,6 +118,7 @@ var Defaults = map[Name]time.Duration{
 	FluxRestored:        7 * time.Minute,
 	LoadJobFinished:     5 * time.Minute,
 	RollingUpdateDone:   6 * time.Minute,
+	BackgroundSaveDone:  time.Minute,
 }
 
 var (

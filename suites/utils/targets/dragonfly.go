@@ -35,7 +35,7 @@ func (t *Dragonfly) AdminPort() int      { return 9999 }
 func (t *Dragonfly) LsCommand() []string { return []string{"ls", "-1", t.SnapshotDir()} }
 
 func (t *Dragonfly) Save(ctx context.Context, c *redis.Client) error {
-	return c.Save(ctx).Err()
+	return saveBetweenBackgroundSaves(ctx, c, t.Label())
 }
 
 // SnapshotDir is the fixture's spec.snapshot.dir, or the operator's default.

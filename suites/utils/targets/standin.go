@@ -42,7 +42,7 @@ func (t *StandIn) Save(ctx context.Context, c *redis.Client) error {
 			return err
 		}
 	}
-	return c.Save(ctx).Err()
+	return saveBetweenBackgroundSaves(ctx, c, t.Label())
 }
 
 func (t *StandIn) Deploy(ctx context.Context) (string, error) {

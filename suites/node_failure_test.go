@@ -9,6 +9,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
 	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/nodes"
 	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/takeover"
+	"github.com/dragonfly-e2e/dragonfly-e2e/suites/utils/targets"
 )
 
 var _ = Describe("Node failure", Label(LabelNodeFailure, labelDataDisruptive), func() {
@@ -31,6 +33,60 @@ var _ = Describe("Node failure", Label(LabelNodeFailure, labelDataDisruptive), f
 		nodeFailover(ctx, nodes.Pause)
 	}, NodeTimeout(15*time.Minute))
 })
+
+// The spread spec runs with the failover specs (the default filter) and the
+// node-failure ones: a node failure is survivable only if the replicas are
+// on other nodes than the master.
+var _ = Describe("Pod spread", Label(LabelFailover, LabelNodeFailure), func() {
+	It("places the replicated instance's pods on different nodes (pod anti-affinity on "+instances.SpreadKey+"): no node holds more pods than an even spread over the schedulable nodes puts on one", func(ctx SpecContext) {
+		reportDataPlane()
+		atLevel(High)
+		needNodes()
+		sched := schedulableNodes(ctx)
+		if len(sched) < 2 {
+			Skip(fmt.Sprintf("needs 2 or more schedulable nodes to spread pods over; this cluster has %d (%v; dfe2e e2e --nodes 3)", len(sched), sched))
+		}
+		t := &targets.Dragonfly{Name: instances.Replicated, Env: dataEnv}
+		blocked, err := t.Deploy(ctx)
+		DeferCleanup(func(ctx SpecContext) { t.Teardown(ctx) }, NodeTimeout(3*time.Minute))
+		Expect(err).NotTo(HaveOccurred())
+		if blocked != "" {
+			Skip(blocked)
+		}
+		_, err = instance.WaitReady(ctx, k8s, instances.Namespace, instances.Replicated)
+		Expect(err).NotTo(HaveOccurred())
+		expectSpread(ctx, schedulableNodes(ctx))
+	}, NodeTimeout(6*time.Minute))
+})
+
+// schedulableNodes are the nodes the instance's pods can be placed on.
+func schedulableNodes(ctx context.Context) []string {
+	GinkgoHelper()
+	var list corev1.NodeList
+	Expect(k8s.List(ctx, &list)).To(Succeed())
+	return nodes.Schedulable(list.Items)
+}
+
+// expectSpread fails naming the node that holds more of the replicated
+// instance's pods than an even spread over sched allows, with the pod
+// template's anti-affinity as the operator rendered it (absent: the
+// operator dropped spec.affinity).
+func expectSpread(ctx context.Context, sched []string) {
+	GinkgoHelper()
+	By(fmt.Sprintf("checking that the pods of %s are spread over the schedulable nodes %v", instances.Replicated, sched))
+	var pods corev1.PodList
+	Expect(k8s.List(ctx, &pods, client.InNamespace(instances.Namespace), client.MatchingLabels{dfapi.AppLabel: instances.Replicated})).To(Succeed())
+	Expect(nodes.CheckSpread(pods.Items, sched)).To(Succeed(), func() string {
+		var sts appsv1.StatefulSet
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: instances.Namespace, Name: instances.Replicated}, &sts); err != nil {
+			return "StatefulSet: " + err.Error()
+		}
+		if a := sts.Spec.Template.Spec.Affinity; a == nil || a.PodAntiAffinity == nil {
+			return "the StatefulSet's pod template has no pod anti-affinity: the operator did not copy spec.affinity"
+		}
+		return fmt.Sprintf("the StatefulSet's pod template has the anti-affinity %+v", sts.Spec.Template.Spec.Affinity.PodAntiAffinity)
+	})
+}
 
 // needSeveralKindNodes skips where no node can be failed: one node (the
 // control plane itself), or nodes this process cannot stop (not kind).
@@ -57,6 +113,8 @@ func nodeFailover(ctx SpecContext, d nodes.Disruption) {
 	evidence := func(ctx context.Context) string {
 		return nodes.Evidence(ctx, k8s, clientset, instances.Namespace, appLabels)
 	}
+
+	expectSpread(ctx, schedulableNodes(ctx))
 
 	By("checking that a Ready replica runs on another node than the master's node " + node)
 	roles, err := instance.Discover(ctx, k8s, instances.Namespace, instances.Replicated)

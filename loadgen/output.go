@@ -196,8 +196,9 @@ func (m *Measurement) WriteTable(w io.Writer) error {
 func writeParallel(b *strings.Builder, pr Parallel, r Result) {
 	fmt.Fprintf(b, "\npods     %d started together; merged from their raw histograms\n", pr.Pods)
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  index\tpod\tseed\tconns\trate/s\trequests\tunmeasured\terrors\tstate")
+	fmt.Fprintln(tw, "  index\tpod\tnode\tseed\tconns\trate/s\trequests\tunmeasured\terrors\tstate")
 	var sum int64
+	nodes := map[string]bool{}
 	for _, p := range pr.Parts {
 		state := "done"
 		switch {
@@ -210,10 +211,18 @@ func writeParallel(b *strings.Builder, pr Parallel, r Result) {
 		if p.Rate > 0 {
 			rate = fmt.Sprintf("%g", p.Rate)
 		}
-		fmt.Fprintf(tw, "  %d\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%s\n", p.Index, p.Pod, p.Seed, p.Connections, rate, p.Requests, p.Unmeasured, p.Errors, state)
+		node := p.Node
+		if node == "" {
+			node = "-"
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%s\n", p.Index, p.Pod, node, p.Seed, p.Connections, rate, p.Requests, p.Unmeasured, p.Errors, state)
 		sum += p.Requests
+		nodes[p.Node] = true
 	}
 	tw.Flush()
+	if delete(nodes, ""); len(nodes) > 0 {
+		fmt.Fprintf(b, "  on %d node(s)\n", len(nodes))
+	}
 	fmt.Fprintf(b, "  sum of the pods: %d requests; merged histogram: %d\n", sum, r.Latency.Count)
 	if s := pr.Server; s != nil {
 		var errs int64

@@ -74,6 +74,7 @@ type Parallel struct {
 type PodPart struct {
 	Index       int     `json:"index"`
 	Pod         string  `json:"pod"`
+	Node        string  `json:"node,omitempty"` // where it ran: the topology spread's outcome
 	Seed        int64   `json:"seed"`
 	Connections int     `json:"connections"`
 	Rate        float64 `json:"rate,omitempty"`

@@ -27,6 +27,7 @@ import (
 type Pod struct {
 	Index int
 	Name  string
+	Node  string            // where it ran
 	Files map[string][]byte // nil: no results
 	// Failed says why the pod failed (evicted, exit code …); its results,
 	// when it wrote any, are kept and the merge is partial.
@@ -73,7 +74,7 @@ func Merge(total loadgen.Workload, n int, pods []Pod) (*loadgen.Measurement, err
 		}
 		seen[p.Index] = true
 		share := loadgen.Share(total, n, p.Index)
-		part := loadgen.PodPart{Index: p.Index, Pod: p.Name, Seed: share.Seed, Connections: share.Connections,
+		part := loadgen.PodPart{Index: p.Index, Pod: p.Name, Node: p.Node, Seed: share.Seed, Connections: share.Connections,
 			Rate: share.Rate, Failed: p.Failed}
 		if p.Files == nil {
 			if part.Failed == "" {

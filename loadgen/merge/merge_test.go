@@ -133,7 +133,7 @@ func TestMergeEqualsTheHistogramOfTheUnion(t *testing.T) {
 				}
 				requests += pr.m.Result.Requests
 				unmeasured += pr.m.Result.UnmeasuredRequests
-				pods = append(pods, Pod{Index: i, Name: fmt.Sprintf("load-%d-x", i), Files: files(t, pr.m)})
+				pods = append(pods, Pod{Index: i, Name: fmt.Sprintf("load-%d-x", i), Node: fmt.Sprintf("node-%d", i%2), Files: files(t, pr.m)})
 			}
 			m, err := Merge(total, n, pods)
 			if err != nil {
@@ -165,6 +165,16 @@ func TestMergeEqualsTheHistogramOfTheUnion(t *testing.T) {
 			}
 			if r.Parallel == nil || len(r.Parallel.Parts) != n {
 				t.Fatalf("parallel parts: %+v", r.Parallel)
+			}
+			for i, part := range r.Parallel.Parts {
+				if part.Node != fmt.Sprintf("node-%d", i%2) {
+					t.Errorf("pod %d ran on node-%d, its part says %q", i, i%2, part.Node)
+				}
+			}
+			var table strings.Builder
+			_ = m.WriteTable(&table)
+			if want := fmt.Sprintf("on %d node(s)", min(n, 2)); !strings.Contains(table.String(), want) || !strings.Contains(table.String(), "node-0") {
+				t.Errorf("the table does not show where the pods ran (%q):\n%s", want, table.String())
 			}
 			// The merged result.json round-trips to the same histogram.
 			back, err := hdr.Decode([]byte(r.Histogram))

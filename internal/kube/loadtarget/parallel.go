@@ -29,6 +29,7 @@ import (
 type PodOutcome struct {
 	Index    int
 	Pod      string
+	Node     string // where it was scheduled ("" when never)
 	Log      []byte
 	ExitCode int    // -1: never ended on its own
 	Failed   string // "" when the pod succeeded
@@ -300,7 +301,7 @@ func (r *Runner) outcomes(ctx context.Context, ns, job, container string, n int,
 			out, failed = append(out, o), append(failed, o)
 			continue
 		}
-		o := PodOutcome{Index: i, Pod: p.Name}
+		o := PodOutcome{Index: i, Pod: p.Name, Node: p.Spec.NodeName}
 		if f, ok := followers[p.Name]; ok {
 			select {
 			case <-f.done:

@@ -99,6 +99,7 @@ func newParallelCluster(t *testing.T, n int, ready func(i int) bool, onRelease f
 				Spec:   j.Spec.Template.Spec,
 				Status: corev1.PodStatus{Phase: corev1.PodRunning},
 			}
+			p.Spec.NodeName = fmt.Sprintf("node-%d", i%2)
 			if ready(i) {
 				pc.setReady(p)
 			}
@@ -192,7 +193,7 @@ func TestBarrierReleasesAllOnceTheLastIsReady(t *testing.T) {
 		}
 	}
 	for i, o := range out {
-		if o.Index != i || o.Failed != "" || string(o.Log) != "log of "+o.Pod {
+		if o.Index != i || o.Failed != "" || string(o.Log) != "log of "+o.Pod || o.Node != fmt.Sprintf("node-%d", i%2) {
 			t.Errorf("outcome %d: %+v", i, o)
 		}
 	}

@@ -191,27 +191,55 @@ func JudgeKnee(slo SLO, st Staircase, steps []KneeStep) Knee {
 	return k
 }
 
+// StepWorkload is step i's (0-based) workload of the staircase over base:
+// base at the step's open-loop rate for StepDuration after StepWarmup, the
+// seed kept; only the first step prefills.
+func StepWorkload(base Workload, st Staircase, i int) Workload {
+	w := base
+	w.Rate = st.Rate(i)
+	w.Duration, w.Requests, w.Warmup = st.StepDuration, 0, st.StepWarmup
+	w.Prefill = base.Prefill && i == 0
+	return w
+}
+
+// StepRunner measures one step's workload (a local Run, or one run of the
+// in-cluster Job). An interrupted step returns its partial measurement with
+// Result.Partial set, or an error when it measured nothing.
+type StepRunner func(ctx context.Context, step int, w Workload) (*Measurement, error)
+
 // FindMax runs the staircase against t: each step is base at the step's
 // rate for StepDuration (the seed stays base's), until a step breaks or
 // MaxSteps ran. It returns the knee step's measurement (the first step's
 // when none met) with Result.Knee set. onStep, when set, sees each judged
 // step. A cancelled ctx ends the search; the Measurement is then Partial.
 func FindMax(ctx context.Context, t Target, base Workload, st Staircase, slo SLO, o Options, onStep func(KneeStep)) (*Measurement, error) {
+	return Search(ctx, base, st, slo, func(ctx context.Context, _ int, w Workload) (*Measurement, error) {
+		return Run(ctx, t, w, o)
+	}, onStep)
+}
+
+// Search is FindMax with each step measured by run: step i (1-based) plays
+// StepWorkload(base, st, i-1). A step's error ends the search with that
+// error, unless ctx was cancelled after a step had been measured: the knee
+// of the measured steps is then returned, marked Partial, naming the
+// interruption.
+func Search(ctx context.Context, base Workload, st Staircase, slo SLO, run StepRunner, onStep func(KneeStep)) (*Measurement, error) {
 	if err := st.Validate(); err != nil {
 		return nil, &InputError{Err: err}
 	}
 	var steps []KneeStep
 	var ms []*Measurement
+	interrupted := ""
 	for i := 0; i < st.MaxSteps; i++ {
-		w := base
-		w.Rate = st.Rate(i)
-		w.Duration, w.Requests, w.Warmup = st.StepDuration, 0, st.StepWarmup
-		w.Prefill = base.Prefill && i == 0
-		m, err := Run(ctx, t, w, o)
+		w := StepWorkload(base, st, i)
+		m, err := run(ctx, i+1, w)
 		if err != nil {
 			if len(ms) == 0 || ctx.Err() == nil {
 				return nil, err
 			}
+			// Cut before it measured anything: the steps so far stand, but
+			// the search did not end on its own.
+			interrupted = fmt.Sprintf("interrupted at step %d (%.0f req/s) before it measured", i+1, w.Rate)
 			break
 		}
 		var nerr int64
@@ -225,7 +253,11 @@ func FindMax(ctx context.Context, t Target, base Workload, st Staircase, slo SLO
 		if onStep != nil {
 			onStep(s)
 		}
-		if !s.Met || m.Result.Partial {
+		if m.Result.Partial {
+			interrupted = "interrupted at step " + strconv.Itoa(i+1)
+			break
+		}
+		if !s.Met {
 			break
 		}
 	}
@@ -234,9 +266,9 @@ func FindMax(ctx context.Context, t Target, base Workload, st Staircase, slo SLO
 	if k.MaxStep > 0 {
 		best = ms[k.MaxStep-1]
 	}
-	if last := ms[len(ms)-1]; last.Result.Partial {
+	if interrupted != "" {
 		best.Result.Partial = true
-		k.Stop = "interrupted at step " + strconv.Itoa(len(ms)) + "; " + k.Stop
+		k.Stop = interrupted + "; " + k.Stop
 	}
 	best.Result.Knee = &k
 	return best, nil

@@ -197,3 +197,100 @@ func TestFindMaxAgainstRedis(t *testing.T) {
 		t.Errorf("1µs SLO: %+v", k)
 	}
 }
+
+// fakeStep is a StepRunner measuring, without a server, what its table
+// says for each step; it records the workloads it was given.
+type fakeStep struct {
+	p99   map[int]float64 // step → p99 µs (achieved rate = target)
+	fail  map[int]error
+	cut   int // this step cancels the context and returns cutErr (or a partial result)
+	cutFn func()
+	seen  []Workload
+	// partialCut makes the cut step return a partial measurement instead of an error.
+	partialCut bool
+}
+
+func (f *fakeStep) run(_ context.Context, step int, w Workload) (*Measurement, error) {
+	f.seen = append(f.seen, w)
+	if step == f.cut {
+		f.cutFn()
+		if !f.partialCut {
+			return nil, fmt.Errorf("step %d: interrupted during warmup", step)
+		}
+	}
+	if err := f.fail[step]; err != nil {
+		return nil, err
+	}
+	r := Result{Workload: w, OpsPerSec: w.Rate, Latency: Percentiles{P50: f.p99[step] / 4, P99: f.p99[step], Count: 10}}
+	r.Partial = step == f.cut
+	return &Measurement{Result: r}, nil
+}
+
+// Search plays each step's workload through the runner it is given (the
+// Job's, in cluster runs) and judges them as FindMax does; an interruption
+// between steps is named and marks the result partial instead of passing
+// for a staircase that ended by itself.
+func TestSearchWithStepRunner(t *testing.T) {
+	slo := SLO{Percentile: "p99", Bound: 2000}
+	st := Staircase{StartRate: 1000, Factor: 2, StepDuration: 3 * time.Second, StepWarmup: time.Second, MaxSteps: 5, MinAchieved: 0.95}
+	base := Workload{Connections: 6, Pipeline: 1, Prefill: true, Keyspace: 100, Seed: 9, Duration: time.Minute, Warmup: time.Hour}
+
+	f := &fakeStep{p99: map[int]float64{1: 500, 2: 900, 3: 2500}}
+	m, err := Search(context.Background(), base, st, slo, f.run, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := m.Result.Knee
+	if err := checkKnee(*k, map[int]string{3: BrokeSLO}, 2000); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.seen) != 3 || m.Result.Workload.Rate != 2000 || m.Result.Partial {
+		t.Fatalf("ran %d steps, result at %g req/s partial %v; want 3 steps, the knee step's (2000) result", len(f.seen), m.Result.Workload.Rate, m.Result.Partial)
+	}
+	for i, w := range f.seen {
+		want := base
+		want.Rate, want.Duration, want.Warmup, want.Prefill = st.Rate(i), st.StepDuration, st.StepWarmup, i == 0
+		if w != want || w != StepWorkload(base, st, i) {
+			t.Errorf("step %d played %+v, want %+v", i+1, w, want)
+		}
+	}
+
+	// A step that fails (not interrupted) ends the search with its error.
+	f = &fakeStep{p99: map[int]float64{1: 500}, fail: map[int]error{2: fmt.Errorf("pod 1 evicted")}}
+	if _, err := Search(context.Background(), base, st, slo, f.run, nil); err == nil || !strings.Contains(err.Error(), "pod 1 evicted") {
+		t.Fatalf("failed step: %v", err)
+	}
+
+	// Interrupted before step 3 measured: steps 1-2 stand, the result is
+	// partial and the stop names the interruption.
+	ctx, cancel := context.WithCancel(context.Background())
+	f = &fakeStep{p99: map[int]float64{1: 500, 2: 900}, cut: 3, cutFn: cancel}
+	m, err = Search(ctx, base, st, slo, f.run, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k = m.Result.Knee
+	if !m.Result.Partial || len(k.Steps) != 2 || k.MaxRate != 2000 || !strings.Contains(k.Stop, "interrupted at step 3 (4000 req/s) before it measured") {
+		t.Fatalf("interrupted search: partial %v, knee %+v", m.Result.Partial, k)
+	}
+
+	// Interrupted during step 2's measurement: step 2 is judged interrupted.
+	ctx, cancel = context.WithCancel(context.Background())
+	f = &fakeStep{p99: map[int]float64{1: 500, 2: 900}, cut: 2, cutFn: cancel, partialCut: true}
+	m, err = Search(ctx, base, st, slo, f.run, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k = m.Result.Knee
+	if err := checkKnee(*k, map[int]string{2: BrokeInterrupted}, 1000); err != nil || !m.Result.Partial || !strings.HasPrefix(k.Stop, "interrupted at step 2; ") {
+		t.Fatalf("cut step: %v, partial %v, stop %q", err, m.Result.Partial, k.Stop)
+	}
+	cancel()
+
+	// Interrupted during the first step, before anything was measured: an error.
+	ctx, cancel = context.WithCancel(context.Background())
+	f = &fakeStep{cut: 1, cutFn: cancel}
+	if _, err := Search(ctx, base, st, slo, f.run, nil); err == nil {
+		t.Fatal("a search interrupted before any step measured returned no error")
+	}
+}

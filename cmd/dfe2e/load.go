@@ -107,7 +107,7 @@ against the server's INFO commandstats (GET+SET calls, read through a
 port-forward before and after): a mismatch fails the run naming both
 numbers. A pod that fails or is evicted fails the run naming it; the
 results of the others are written, marked partial. --scenario works with
---job (each scenario one Job run); --find-max does not.
+--job (each scenario one Job run), and so does --find-max (below).
 
 --scenario NAME (repeatable, or "all") plays a named scenario: ` + strings.Join(loadgen.BuiltinScenarios(), ", ") + `;
 --scenario-file PATH plays a scenario YAML of your own (same schema). Workload
@@ -123,7 +123,11 @@ corrected percentile exceeds the bound, the achieved rate falls short of the
 target, or requests fail, and reports the highest rate that met the SLO.
 result.json is that step's run with every step under "knee". With
 --scenario, each scenario's workload is searched (its rate, length and
-bounds give way to the staircase and the SLO).
+bounds give way to the staircase and the SLO). With --job, every step is
+one run of an Indexed Job of --parallel pods (1 without it): the step's
+rate split over the pods, their merged histogram judged, their count
+checked against the server's before the next step; --out gets the knee
+step's merged files and its pods' own under pods/.
 
 Exit codes: 0 done, 1 a scenario broke a latency bound or no --find-max step
 met the SLO, 2 bad input (flags, scenario files, unreachable or non-RESP
@@ -136,7 +140,8 @@ server, AUTH failure), 130 interrupted (partial results written, marked "partial
   dfe2e load --scenario all --duration 10s
   dfe2e load --find-max --slo 'p99<=2ms' --ratio 9:1 --start-rate 5000 --step-factor 1.25 --step-duration 10s
   dfe2e load --job --namespace database --instance test-cache --kind-cluster dfe2e --kubeconfig kc --requests 100000
-  dfe2e load --job --parallel 3 --scenario all --namespace database --instance test-cache --kind-cluster dfe2e --kubeconfig kc`,
+  dfe2e load --job --parallel 3 --scenario all --namespace database --instance test-cache --kind-cluster dfe2e --kubeconfig kc
+  dfe2e load --job --parallel 3 --find-max --slo 'p99<=2ms' --start-rate 2000 --step-factor 2 --max-steps 5 --namespace database --instance test-cache --kind-cluster dfe2e --kubeconfig kc`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runLoad(cmd, *f) },
 	}

@@ -139,6 +139,11 @@ type jobEnv struct {
 	spec   loadtarget.JobSpec // Workload set per play
 	logf   func(string, ...any)
 	stderr io.Writer
+	// counter reads the server's GET+SET count (default: INFO commandstats
+	// through a port-forward to the instance); podLogs reads a load pod's
+	// log (default: the pod log API). Tests replace both.
+	counter func(context.Context) (int64, error)
+	podLogs func(ctx context.Context, ns, pod, container string, follow bool) ([]byte, error)
 }
 
 // runLoadJob runs each play as a Job in the instance's namespace (one pod,
@@ -189,7 +194,7 @@ func runLoadJob(cmd *cobra.Command, f loadFlags, plays []loadPlay) error {
 	if out == "" {
 		out = filepath.Join("artifacts", "load-"+time.Now().UTC().Format("20060102T150405Z"))
 	}
-	if len(plays) == 1 && plays[0].Name == "" && f.parallel == 0 {
+	if len(plays) == 1 && plays[0].Name == "" && f.parallel == 0 && !f.findMax {
 		return e.single(ctx, plays[0].Workload, out)
 	}
 	var broke []string
@@ -199,15 +204,24 @@ func runLoadJob(cmd *cobra.Command, f loadFlags, plays []loadPlay) error {
 			dir = filepath.Join(out, p.Name)
 		}
 		var r *loadgen.Result
-		if f.parallel > 0 {
+		switch {
+		case f.findMax:
+			r, err = e.findMax(ctx, p, dir)
+		case f.parallel > 0:
 			r, err = e.parallel(ctx, p, dir)
-		} else {
+		default:
 			if err = e.single(ctx, p.Workload, dir); err == nil {
 				r, err = readJobResult(dir, p)
 			}
 		}
 		if err != nil {
 			return err
+		}
+		if k := r.Knee; k != nil {
+			if k.MaxStep == 0 {
+				broke = append(broke, fmt.Sprintf("%sno rate met %s: %s", p.prefix(), k.SLO, k.Stop))
+			}
+			continue
 		}
 		for _, v := range p.CheckBounds(*r) {
 			broke = append(broke, v.String())

@@ -185,14 +185,25 @@ func TestLoadClusterTargets(t *testing.T) {
 			t.Fatalf("parallel %+v partial %v; want 3 pods and the server count", p, r.Partial)
 		}
 		var sum int64
-		pods := map[string]bool{}
+		pods, nodes := map[string]bool{}, map[string]int{}
 		for _, part := range p.Parts {
 			sum += part.Requests
 			pods[part.Pod] = true
-			if part.Failed != "" || part.Connections != 2 {
+			nodes[part.Node]++
+			if part.Failed != "" || part.Connections != 2 || part.Node == "" {
 				t.Errorf("part %+v", part)
 			}
 		}
+		// The spread is ScheduleAnyway over kubernetes.io/hostname: the
+		// pods share the nodes there are (this cluster has one).
+		all, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := min(3, len(all.Items)); len(nodes) != want {
+			t.Errorf("pods on %d nodes %v; want them spread over %d of the cluster's %d", len(nodes), nodes, want, len(all.Items))
+		}
+		t.Logf("pods per node (cluster of %d nodes): %v", len(all.Items), nodes)
 		if sum != r.Requests || r.Latency.Count != r.Requests || p.Server.Delta() != r.Requests+r.UnmeasuredRequests || len(pods) != 3 {
 			t.Fatalf("pods %d, merged %d (histogram %d), server %d for %d sent", sum, r.Requests, r.Latency.Count, p.Server.Delta(), r.Requests+r.UnmeasuredRequests)
 		}
@@ -200,6 +211,38 @@ func TestLoadClusterTargets(t *testing.T) {
 		t.Logf("parallel job: pods %d = merged %d = server %d - %d prefill/warmup; %.0f ops/s, p50 %.0fµs p99 %.0fµs; %s in all\n%s\n%s",
 			sum, r.Latency.Count, p.Server.Delta(), r.UnmeasuredRequests, r.OpsPerSec, r.Latency.P50, r.Latency.P99,
 			time.Since(t0).Round(100*time.Millisecond), stdout, stderr)
+	})
+
+	// --find-max --job --parallel 3: each step one run of the Indexed Job,
+	// the step's rate split over the pods, the merged histogram judged;
+	// every step's count was checked against the server's by the command.
+	t.Run("parallel job find-max", func(t *testing.T) {
+		out := t.TempDir()
+		t0 := time.Now()
+		code, stdout, stderr := runLoadCmd(t, ctx, "--job", "--parallel", "3", "--namespace", ns, "--instance", svc.Name, "--kind-cluster", loadKindCluster,
+			"--kubeconfig", kc, "--connections", "6", "--ratio", "3:1", "--prefill", "--keyspace", "3000",
+			"--find-max", "--slo", "p99<=100ms", "--start-rate", "500", "--step-factor", "2", "--step-duration", "3s", "--step-warmup", "1s",
+			"--max-steps", "3", "--out", out)
+		r := readRunDir(t, out)
+		k := r.Knee
+		if k == nil || len(k.Steps) == 0 || len(k.Steps) > 3 {
+			t.Fatalf("exit %d, knee %+v; want 1-3 judged steps\n%s\n%s", code, k, stdout, stderr)
+		}
+		if want := map[bool]int{true: exitOK, false: exitFailed}[k.MaxStep > 0]; code != want {
+			t.Fatalf("exit %d with knee step %d; want %d\n%s", code, k.MaxStep, want, stderr)
+		}
+		p := r.Parallel
+		if p == nil || p.Pods != 3 || p.Server == nil || r.Partial || p.Server.Delta() != r.Requests+r.UnmeasuredRequests || r.Latency.Count != r.Requests {
+			t.Fatalf("parallel %+v partial %v; want the shown step's 3 pods, merged %d = server", p, r.Partial, r.Requests)
+		}
+		for i := range k.Steps {
+			if !strings.Contains(stderr, fmt.Sprintf("step %d: 3 pods measured", i+1)) {
+				t.Errorf("step %d's cross-checked count not logged", i+1)
+			}
+		}
+		jobGone(t)
+		t.Logf("find-max --job --parallel 3: %d steps, knee step %d (%.0f req/s); %s in all\n%s\n%s",
+			len(k.Steps), k.MaxStep, k.MaxRate, time.Since(t0).Round(100*time.Millisecond), stdout, stderr)
 	})
 
 	t.Run("job interrupted writes partial results", func(t *testing.T) {

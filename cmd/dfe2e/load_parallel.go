@@ -55,7 +55,12 @@ func checkParallelFlags(cmd *cobra.Command, f loadFlags, plays []loadPlay) error
 			errs = append(errs, fmt.Errorf("--parallel %d: give the number of load pods, ≥ 1 (drop --parallel for the single-pod Job)", f.parallel))
 		default:
 			for _, p := range plays {
-				if err := loadgen.CheckShare(p.Workload, f.parallel); err != nil {
+				w := p.Workload
+				if f.findMax {
+					// The staircase's rates only rise: its first step splits worst.
+					w = loadgen.StepWorkload(w, f.stair, 0)
+				}
+				if err := loadgen.CheckShare(w, f.parallel); err != nil {
 					errs = append(errs, fmt.Errorf("%s%w", p.prefix(), err))
 				}
 			}
@@ -91,112 +96,170 @@ func (p podShareFlags) gate(ctx context.Context) (func(context.Context) (time.Ti
 	return g.Wait, nil
 }
 
+// parallelRun is what one run of the Indexed Job returned: the merge of
+// its pods (nil when nothing merged) and each pod's files.
+type parallelRun struct {
+	m     *loadgen.Measurement
+	pods  []merge.Pod
+	n     int
+	t0    time.Time
+	label string // "Job <ns>/<name> (<n> pods)"
+	// interrupted: ctx ended the run; m, when set, is marked partial.
+	interrupted bool
+}
+
+// runParallel plays w (of play p) as one run of an Indexed Job of
+// --parallel pods, merges what they measured and checks the merge against
+// the server's command count. The error carries the exit code; with an
+// error, run.m may still hold the finished pods' results, marked partial.
+// Nothing is written.
+func (e jobEnv) runParallel(ctx context.Context, p loadPlay, w loadgen.Workload) (run parallelRun, err error) {
+	n, f := e.parallelPods(), e.f
+	spec := e.spec
+	spec.Workload, spec.Parallel = w, n
+	spec.BarrierTimeout = wait.Timeout(wait.ImagePullVerdict) + f.barrierLead + time.Minute
+	raw, err := loadtarget.JobManifest(spec)
+	if err != nil {
+		return run, badInput(fmt.Errorf("--job: %s%w", p.prefix(), err))
+	}
+	job, err := loadtarget.JobFromManifest(raw)
+	if err != nil {
+		return run, failed(err)
+	}
+	run.n, run.label = n, fmt.Sprintf("Job %s/%s (%d pods)", job.Namespace, job.Name, n)
+	counter := e.counter
+	if counter == nil {
+		counter = loadtarget.CommandCounter{Config: e.cfg, Client: e.cs, Namespace: f.namespace, Instance: f.instance,
+			PasswordSecret: f.passwordSecret, PasswordKey: f.passKey}.Count
+	}
+	// Before the Job exists: the pods' prefill and warmup count too.
+	before, err := counter(ctx)
+	if err != nil {
+		return run, asExit(fmt.Errorf("reading the server's command count before the run (INFO commandstats through a port-forward to %s/%s): %w", f.namespace, f.instance, err))
+	}
+	run.t0 = time.Now()
+	e.logf("%sload Job %s/%s: %d pods", p.prefix(), job.Namespace, job.Name, n)
+	r := &loadtarget.Runner{Client: e.cs, Logf: e.logf, Logs: e.podLogs}
+	outcomes, runErr := r.RunParallel(ctx, job, n, jobLength(w), f.barrierLead)
+	var ie *loadtarget.InterruptedError
+	run.interrupted = errors.As(runErr, &ie) || ctx.Err() != nil
+	var pf *loadtarget.PodsFailedError
+	if len(outcomes) == 0 {
+		switch {
+		case run.interrupted:
+			fmt.Fprintln(e.stderr, "dfe2e: interrupted before the pods started: the load Job was deleted; no results:", runErr)
+			return run, withCode(exitInterrupted)
+		case errors.As(runErr, &pf) && pf.BadInput():
+			return run, badInput(runErr)
+		}
+		return run, asExit(runErr)
+	}
+	for _, o := range outcomes {
+		mp := merge.Pod{Index: o.Index, Name: o.Pod, Node: o.Node, Failed: o.Failed}
+		if files, berr := loadgen.ReadBundle(o.Log); berr == nil {
+			mp.Files = files
+		} else if mp.Failed == "" {
+			mp.Failed = "succeeded but its results are unreadable: " + berr.Error()
+		}
+		run.pods = append(run.pods, mp)
+	}
+	m, merr := merge.Merge(w, n, run.pods)
+	if merr != nil {
+		if errors.As(runErr, &pf) && pf.BadInput() {
+			return run, badInput(runErr)
+		}
+		return run, failed(errors.Join(runErr, merr))
+	}
+	run.m = m
+	m.Result.Target = fmt.Sprintf("%s → %s.%s.svc:6379", run.label, f.instance, f.namespace)
+	m.Result.Scenario = p.resultName()
+	if run.interrupted {
+		m.Result.Partial = true
+		return run, withCode(exitInterrupted)
+	}
+	switch {
+	case runErr != nil:
+		if errors.As(runErr, &pf) && pf.BadInput() {
+			return run, badInput(runErr)
+		}
+		return run, failed(fmt.Errorf("%s%w", p.prefix(), runErr))
+	case m.Result.Partial:
+		return run, failed(fmt.Errorf("%sthe merged result is partial: %s", p.prefix(), failedParts(m.Result)))
+	}
+	after, err := counter(ctx)
+	if err != nil {
+		return run, failed(fmt.Errorf("%sreading the server's command count after the run: %w", p.prefix(), err))
+	}
+	sc := loadgen.ServerCount{Commands: loadtarget.WorkloadCommands, Before: before, After: after}
+	m.Result.Parallel.Server = &sc
+	if err := merge.CrossCheck(m, sc); err != nil {
+		return run, failed(fmt.Errorf("%s%w", p.prefix(), err))
+	}
+	return run, nil
+}
+
+// parallelPods is the number of pods of each Job run: --parallel, or one
+// for --find-max --job without it (each step is then an Indexed Job of one
+// pod, so every step is checked against the server's count alike).
+func (e jobEnv) parallelPods() int {
+	if e.f.parallel == 0 && e.f.findMax {
+		return 1
+	}
+	return e.f.parallel
+}
+
 // parallel runs p as an Indexed Job of --parallel pods, merges what they
 // measured into dir (each pod's own files under dir/pods/<index>/), checks
 // the merge against the server's command count, and returns the merged
 // result. A failed pod fails the run naming it; the finished pods' results
 // are written, marked partial.
 func (e jobEnv) parallel(ctx context.Context, p loadPlay, dir string) (*loadgen.Result, error) {
-	n, f := e.f.parallel, e.f
-	spec := e.spec
-	spec.Workload = p.Workload
-	spec.BarrierTimeout = wait.Timeout(wait.ImagePullVerdict) + f.barrierLead + time.Minute
-	raw, err := loadtarget.JobManifest(spec)
-	if err != nil {
-		return nil, badInput(fmt.Errorf("--job: %s%w", p.prefix(), err))
+	run, err := e.runParallel(ctx, p, p.Workload)
+	if run.m == nil {
+		return nil, err
 	}
-	job, err := loadtarget.JobFromManifest(raw)
-	if err != nil {
-		return nil, failed(err)
+	if werr := writeParallel(run.m, run.pods, dir); werr != nil {
+		return nil, failed(fmt.Errorf("writing results: %w", werr))
 	}
-	counter := loadtarget.CommandCounter{Config: e.cfg, Client: e.cs, Namespace: f.namespace, Instance: f.instance,
-		PasswordSecret: f.passwordSecret, PasswordKey: f.passKey}
-	// Before the Job exists: the pods' prefill and warmup count too.
-	before, err := counter.Count(ctx)
-	if err != nil {
-		return nil, asExit(fmt.Errorf("reading the server's command count before the run (INFO commandstats through a port-forward to %s/%s): %w", f.namespace, f.instance, err))
+	if perr := e.printRun(run.m, p, dir); perr != nil {
+		return nil, perr
 	}
-	t0 := time.Now()
-	e.logf("%sload Job %s/%s: %d pods", p.prefix(), job.Namespace, job.Name, n)
-	r := &loadtarget.Runner{Client: e.cs, Logf: e.logf}
-	outcomes, runErr := r.RunParallel(ctx, job, n, jobLength(p.Workload), f.barrierLead)
-	var ie *loadtarget.InterruptedError
-	interrupted := errors.As(runErr, &ie) || ctx.Err() != nil
-	var pf *loadtarget.PodsFailedError
-	if len(outcomes) == 0 {
-		switch {
-		case interrupted:
-			fmt.Fprintln(e.stderr, "dfe2e: interrupted before the pods started: the load Job was deleted; no results:", runErr)
-			return nil, withCode(exitInterrupted)
-		case errors.As(runErr, &pf) && pf.BadInput():
-			return nil, badInput(runErr)
+	fmt.Fprintf(e.stderr, "dfe2e: %swrote the merged results of %d pods to %s (%s in all)\n", p.prefix(), run.n, dir, time.Since(run.t0).Round(time.Second))
+	switch {
+	case run.interrupted:
+		fmt.Fprintln(e.stderr, "dfe2e: interrupted: the results above are partial (result.json has \"partial\": true); the load Job was deleted")
+		return nil, err
+	case err != nil:
+		var xe *exitError
+		if errors.As(err, &xe) && xe.code == exitFailed && run.m.Result.Partial {
+			return nil, failed(fmt.Errorf("%w (the results of the pods that finished are in %s, marked partial)", xe.err, dir))
 		}
-		return nil, asExit(runErr)
+		return nil, err
 	}
-	pods := make([]merge.Pod, 0, len(outcomes))
-	for _, o := range outcomes {
-		mp := merge.Pod{Index: o.Index, Name: o.Pod, Failed: o.Failed}
-		if files, berr := loadgen.ReadBundle(o.Log); berr == nil {
-			mp.Files = files
-		} else if mp.Failed == "" {
-			mp.Failed = "succeeded but its results are unreadable: " + berr.Error()
-		}
-		pods = append(pods, mp)
-	}
-	m, merr := merge.Merge(p.Workload, n, pods)
-	if merr != nil {
-		if errors.As(runErr, &pf) && pf.BadInput() {
-			return nil, badInput(runErr)
-		}
-		return nil, failed(errors.Join(runErr, merr))
-	}
-	m.Result.Target = fmt.Sprintf("Job %s/%s (%d pods) → %s.%s.svc:6379", job.Namespace, job.Name, n, f.instance, f.namespace)
-	m.Result.Scenario = p.resultName()
-	var checkErr error
-	if runErr == nil && !m.Result.Partial {
-		after, err := counter.Count(ctx)
-		if err != nil {
-			checkErr = fmt.Errorf("reading the server's command count after the run: %w", err)
-		} else {
-			sc := loadgen.ServerCount{Commands: loadtarget.WorkloadCommands, Before: before, After: after}
-			m.Result.Parallel.Server = &sc
-			checkErr = merge.CrossCheck(m, sc)
-		}
-	}
-	if err := writeParallel(m, pods, dir); err != nil {
-		return nil, failed(fmt.Errorf("writing results: %w", err))
-	}
+	return &run.m.Result, nil
+}
+
+// printRun prints a merged run (written into dir) on stdout as --stdout asks.
+func (e jobEnv) printRun(m *loadgen.Measurement, p loadPlay, dir string) error {
 	out := e.cmd.OutOrStdout()
-	if p.Name != "" && f.stdout == "table" {
+	if p.Name != "" && e.f.stdout == "table" {
 		fmt.Fprintf(out, "== scenario %s ==\n", p.Name)
 	}
-	switch f.stdout {
+	switch e.f.stdout {
 	case "table":
 		_ = m.WriteTable(out)
+		if k := m.Result.Knee; k != nil {
+			_ = writeKneeTable(out, *k)
+		}
 	case "json":
 		_ = m.WriteJSON(out)
 		_ = m.WriteTable(e.stderr)
 	case "bundle":
 		if err := loadgen.WriteBundle(out, dir); err != nil {
-			return nil, failed(err)
+			return failed(err)
 		}
 	}
-	fmt.Fprintf(e.stderr, "dfe2e: %swrote the merged results of %d pods to %s (%s in all)\n", p.prefix(), n, dir, time.Since(t0).Round(time.Second))
-	switch {
-	case interrupted:
-		fmt.Fprintln(e.stderr, "dfe2e: interrupted: the results above are partial (result.json has \"partial\": true); the load Job was deleted")
-		return nil, withCode(exitInterrupted)
-	case runErr != nil:
-		if errors.As(runErr, &pf) && pf.BadInput() {
-			return nil, badInput(runErr)
-		}
-		return nil, failed(fmt.Errorf("%s%w (the results of the pods that finished are in %s, marked partial)", p.prefix(), runErr, dir))
-	case m.Result.Partial:
-		return nil, failed(fmt.Errorf("%sthe merged result is partial: %s", p.prefix(), failedParts(m.Result)))
-	case checkErr != nil:
-		return nil, failed(fmt.Errorf("%s%w", p.prefix(), checkErr))
-	}
-	return &m.Result, nil
+	return nil
 }
 
 func failedParts(r loadgen.Result) string {

@@ -38,7 +38,14 @@ func TestLoadParallelBadInputExits2(t *testing.T) {
 		{"barrier lead without parallel", append([]string{"--barrier-lead", "3s"}, job...), "add --parallel N"},
 		{"barrier lead too short", append([]string{"--parallel", "2", "--barrier-lead", "10ms"}, job...), "≥ 1s"},
 		{"scenario split too far", append([]string{"--parallel", "60", "--scenario", "cache"}, job...), "scenario cache: --parallel 60 is more than the 50 connections"},
-		{"find-max with job", append([]string{"--parallel", "2", "--find-max", "--slo", "p99<=2ms"}, job...), "--port-forward"},
+		{"find-max job with rate", append([]string{"--parallel", "2", "--find-max", "--slo", "p99<=2ms", "--rate", "100"}, job...), "drop --rate"},
+		{"find-max job with duration", append([]string{"--find-max", "--slo", "p99<=2ms", "--duration", "5s"}, job...), "drop --duration"},
+		{"find-max job without slo", append([]string{"--parallel", "2", "--find-max"}, job...), "--find-max needs --slo"},
+		{"find-max job bad slo", append([]string{"--parallel", "2", "--find-max", "--slo", "p98<=2ms"}, job...), "--slo: "},
+		{"find-max job more pods than connections", append([]string{"--parallel", "5", "--connections", "4", "--find-max", "--slo", "p99<=2ms"}, job...), "lower --parallel or raise --connections"},
+		{"find-max job bad staircase", append([]string{"--parallel", "2", "--find-max", "--slo", "p99<=2ms", "--step-factor", "1"}, job...), "step factor must be in (1, 10]"},
+		{"find-max job bundle", append([]string{"--parallel", "2", "--find-max", "--slo", "p99<=2ms", "--stdout", "bundle"}, job...), "--stdout bundle"},
+		{"staircase without find-max", append([]string{"--parallel", "2", "--start-rate", "100"}, job...), "--start-rate only applies with --find-max"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, _, stderr := runLoadCmd(t, context.Background(), append(c.args, "--out", t.TempDir())...)

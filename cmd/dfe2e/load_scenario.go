@@ -80,10 +80,7 @@ func loadPlays(cmd *cobra.Command, f loadFlags) ([]loadPlay, error) {
 		if f.findMax {
 			what = "--find-max"
 		}
-		switch {
-		case f.findMax && f.cluster.job:
-			bad("--find-max steps the rate from here against --addr or --port-forward; with --job it is not supported: use --port-forward <namespace>/<instance>")
-		case f.emitJob:
+		if f.emitJob {
 			bad("%s runs the load; --emit-job prints one Job manifest of plain workload flags", what)
 		}
 		if changed(loadtarget.WorkloadFlag) {

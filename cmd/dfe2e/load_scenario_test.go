@@ -77,7 +77,7 @@ func TestLoadScenarioAndFindMaxBadInputExits2(t *testing.T) {
 		{"closed loop over bounds", []string{"--scenario", "open-loop", "--mode", "closed"}, []string{"scenario open-loop", "drop --mode closed"}},
 		{"override breaks the scenario", []string{"--scenario", "cache", "--pipeline", "0"}, []string{"scenario cache", "pipeline must be ≥ 1"}},
 		{"scenario with emit-job", []string{"--scenario", "cache", "--emit-job"}, []string{"--emit-job prints one Job manifest"}},
-		{"find-max with job", []string{"--find-max", "--slo", "p99<=2ms", "--job"}, []string{"with --job it is not supported", "--port-forward"}},
+		{"find-max job with addr", []string{"--find-max", "--slo", "p99<=2ms", "--job"}, []string{"--job and --port-forward find the address themselves: drop --addr"}},
 		{"find-max without slo", []string{"--find-max"}, []string{"--find-max needs --slo"}},
 		{"bad slo", []string{"--find-max", "--slo", "p99<2ms"}, []string{`--slo: SLO "p99<2ms" is not PERCENTILE<=DURATION`}},
 		{"unknown slo percentile", []string{"--find-max", "--slo", "p95<=2ms"}, []string{`percentile "p95" is unknown`}},

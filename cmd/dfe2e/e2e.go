@@ -41,9 +41,9 @@ removes the cluster's containers (or prints the one command that does).
 With --kubeconfig it runs on a cluster you already have instead: no kind,
 no registry, no node image; images come from their registries. A preflight
 checks that the API server answers, that you may do what the run does and
-that the storage class exists; Flux is used if installed, else installed
-for the run (never with --skip-flux-install); specs that need kind node
-containers are skipped with the reason. Everything the run creates is
+that the storage class exists. The Flux tier is not run there (it installs
+Flux and prunes the operator on purpose) and Flux is never installed; specs
+that need kind node containers are skipped with the reason. Everything the run creates is
 labelled ` + "`dragonfly-e2e.io/run=<id>`" + ` and removed at the end (Ctrl-C too);
 a cluster with the Dragonfly operator (or its namespace database) already
 there is refused.
@@ -113,7 +113,7 @@ but something was blocked (0 with --blocked-ok).`,
 	fl.StringVar(&o.Existing.Kubeconfig, "kubeconfig", "", "run on the cluster of this kubeconfig instead of a kind cluster of the run's own (no kind, no registry; kind-only flags such as --reuse-cluster, --name, --keep-cluster are refused with it)")
 	fl.StringVar(&o.Existing.Context, "context", "", "with --kubeconfig: the context to use (default its current context)")
 	fl.StringVar(&o.Existing.StorageClass, "storage-class", "", "with --kubeconfig: StorageClass of every PVC the suites create (default the cluster's default class)")
-	fl.BoolVar(&o.Existing.SkipFluxInstall, "skip-flux-install", false, "with --kubeconfig: never install Flux; the Flux tier then uses the cluster's Flux or is not run, with the reason")
+	fl.BoolVar(&o.Existing.SkipFluxInstall, "skip-flux-install", false, "with --kubeconfig: accepted and changes nothing: Flux is never installed on a cluster you already have (the Flux tier runs only on a cluster the run created)")
 	fl.BoolVar(&blockedOK, "blocked-ok", false, "exit 0 instead of 3 when nothing failed but some specs are blocked (they stay listed as blocked)")
 	root.AddCommand(cmd)
 }

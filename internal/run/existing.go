@@ -17,8 +17,6 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/cluster"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/images"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/kindconfig"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux"
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/imagepull"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
 )
 
@@ -31,8 +29,8 @@ type ExistingOptions struct {
 	// StorageClass is the class of every PVC the suites create; empty: the
 	// cluster's default class.
 	StorageClass string
-	// SkipFluxInstall never installs Flux: the Flux tier then needs a Flux
-	// already on the cluster, or is not run.
+	// SkipFluxInstall is accepted and changes nothing: Flux is never
+	// installed on a cluster the run does not own (FluxTierNotRun).
 	SkipFluxInstall bool
 }
 
@@ -118,8 +116,8 @@ func existingClient(cfg *rest.Config) (client.Client, error) {
 
 // existingE2E is E2E on a cluster the user has: preflight (reachable,
 // allowed, storage class, no operator installed) → the install/data tier →
-// the Flux tier (the cluster's Flux, or one installed for the run) → removal
-// of every object labelled with this run's id, and nothing else.
+// the Flux tier recorded as not run (FluxTierNotRun) → removal of every
+// object labelled with this run's id, and nothing else.
 func existingE2E(ctx context.Context, o Options, logf func(string, ...any)) (*Record, error) {
 	e := o.Existing
 	runID := cluster.NewRunID(time.Now())
@@ -129,7 +127,6 @@ func existingE2E(ctx context.Context, o Options, logf func(string, ...any)) (*Re
 		cfg          *rest.Config
 		c            client.Client
 		storageClass string
-		fluxNote     string
 	)
 	p := Plan{ReportDir: filepath.Join(o.Artifacts, "report"), Logf: logf, Repeat: o.Repeat}
 	p.Setup = []Step{
@@ -193,35 +190,7 @@ func existingE2E(ctx context.Context, o Options, logf func(string, ...any)) (*Re
 		p.Tiers = append(p.Tiers, install)
 	}
 	if !o.Flux.Skip {
-		ft := Tier{Name: "flux", LabelFilter: withoutUpgrade(o.Flux.LabelFilter), Report: filepath.Join(o.Artifacts, "e2e-existing-health.json")}
-		ft.Before = []Step{{"flux: the cluster's Flux, or one installed for this run", func(ctx context.Context) (string, error) {
-			present, detail, err := cluster.FluxInstalled(ctx, c)
-			switch {
-			case err != nil:
-				return "", BadInput(err)
-			case present:
-				fluxNote = "the cluster's own (" + detail + "), used as it is and never modified or removed"
-				return "using " + fluxNote, nil
-			case e.SkipFluxInstall:
-				return "", &NotRunError{Why: "--skip-flux-install and the cluster has no Flux (" + strings.Join(cluster.FluxCRDs, ", ") + " absent)"}
-			}
-			start := time.Now()
-			if _, err := flux.Install(ctx, cluster.LabelCreates(c, runID), flux.Options{ManifestsDir: o.Flux.Manifests}); err != nil {
-				var be *imagepull.BlockedError
-				if errors.As(err, &be) {
-					return "", &BlockedError{Reason: be.BlockedMessage("Flux controllers cannot run"), Remedy: "make the Flux " + flux.Version + " images pullable by the cluster, or pass --skip-flux"}
-				}
-				return "", err
-			}
-			fluxNote = "Flux " + flux.Version + " installed for this run (labelled " + cluster.RunLabel + "=" + runID + ", removed at the end)"
-			return fmt.Sprintf("installed Flux %s in %s (removed at the end)", flux.Version, time.Since(start).Round(time.Second)), nil
-		}}}
-		ft.Run = func(ctx context.Context, report string) error {
-			s := suiteEnv()
-			s.FluxManifests = o.Flux.Manifests
-			return goTestSuites(ctx, o.Suites, ft.LabelFilter, report, s, logf)
-		}
-		p.Tiers = append(p.Tiers, ft)
+		p.Tiers = append(p.Tiers, existingFluxTier(o, func() client.Client { return c }))
 	}
 	p.Teardown = []Teardown{{"cluster: remove what run " + runID + " created (label " + cluster.RunLabel + ")", func(ctx context.Context, _ bool) (string, error) {
 		if c == nil {
@@ -257,9 +226,6 @@ func existingE2E(ctx context.Context, o Options, logf func(string, ...any)) (*Re
 		if standIn != "" {
 			env = append(env, "stand-in="+standIn)
 		}
-		if fluxNote != "" {
-			env = append(env, "flux="+fluxNote)
-		}
 		return env
 	}
 	rec, err := Execute(ctx, p)
@@ -281,4 +247,33 @@ func existingSettings(base config.Settings, o Options, storageClass, runID strin
 	s.DragonflyImage, s.DragonflyStandIn = dragonfly, standIn
 	s.OperatorSource = o.OperatorSource
 	return s
+}
+
+// FluxTierNotRun is why the Flux tier does not run on a cluster the run does
+// not own. Its specs install Flux, serve the GitOps tree from a Git server
+// image built on this machine and prune the operator's Kustomization on
+// purpose, so they skip on any cluster that is not disposable: installing
+// Flux for them would only add (and then remove) cluster-wide CRDs.
+const FluxTierNotRun = "the Flux tier installs Flux and prunes the operator's Kustomization on purpose: it runs only on a cluster the run created (kind); on a cluster you already have Flux is never installed"
+
+// existingFluxTier is the Flux tier on an existing cluster: one step that
+// looks for the cluster's own Flux (to name it; it is never touched) and
+// records the tier as not run, with FluxTierNotRun. Nothing is created.
+func existingFluxTier(o Options, c func() client.Client) Tier {
+	return Tier{Name: "flux", LabelFilter: withoutUpgrade(o.Flux.LabelFilter), Report: filepath.Join(o.Artifacts, "e2e-existing-health.json"),
+		Before: []Step{{"flux: the Flux tier on a cluster the run does not own", func(ctx context.Context) (string, error) {
+			why := FluxTierNotRun
+			if c() != nil {
+				switch present, detail, err := cluster.FluxInstalled(ctx, c()); {
+				case err != nil:
+					why += " (" + err.Error() + ")"
+				case present:
+					why += " (the cluster's own Flux, " + detail + ", is left as it is)"
+				}
+			}
+			return "", &NotRunError{Why: why}
+		}}},
+		Run: func(context.Context, string) error {
+			return errors.New("the Flux tier must not run on a cluster the run does not own: " + FluxTierNotRun)
+		}}
 }

@@ -169,6 +169,7 @@ type evLoop struct {
 	queued   []*evConn     // sends queued for the next submission
 	parked   []evReconnect // re-established while the old socket's submissions complete
 	draining bool
+	yield    loopYield
 }
 
 // eventLoopCount is how many loops drive conns connections: one per

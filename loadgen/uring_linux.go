@@ -249,9 +249,12 @@ func (u *uring) sqe() *iouSQE {
 }
 
 // enter publishes queued submissions and, when wait > 0 ns, waits up to
-// that long for a completion, keeping the processor (see epollWait). It
-// returns EINTR and ETIME as errors.
-func (u *uring) enter(waitNs int64) error {
+// that long for a completion beyond the first inline ones, keeping the
+// processor (see epollWait). inline is how many of the queued submissions
+// complete within the call (sends to sockets with room): returning on
+// their completions alone would take one more enter per round to reach
+// the replies. It returns EINTR and ETIME as errors.
+func (u *uring) enter(waitNs int64, inline int) error {
 	toSubmit := u.localTail - u.published
 	if toSubmit > 0 {
 		atomic.StoreUint32(u.sqTail, u.localTail)
@@ -267,8 +270,12 @@ func (u *uring) enter(waitNs int64) error {
 		u.arg.ts = 0
 	}
 	// Completions already posted need no wait (nor any task work run).
-	if minComplete == 1 && atomic.LoadUint32(u.cqTail) != *u.cqHead {
-		minComplete = 0
+	if minComplete == 1 {
+		if atomic.LoadUint32(u.cqTail) != *u.cqHead {
+			minComplete = 0
+		} else {
+			minComplete += uintptr(min(inline, int(toSubmit)))
+		}
 	}
 	_, _, e := unix.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(u.fd), uintptr(toSubmit), minComplete, flags,
 		uintptr(unsafe.Pointer(&u.arg)), unsafe.Sizeof(u.arg))

@@ -85,7 +85,7 @@ but something was blocked (0 with --blocked-ok).`,
 	fl.BoolVar(&o.Offline, "offline", offline, "build every image locally, never contact a registry (env "+config.EnvOffline+"=1)")
 	fl.StringVar(&o.Cluster, "name", kindconfig.DefaultClusterName, "kind cluster name")
 	fl.StringVar(&o.NetpolEnforcer, "netpol-enforcer", e2erun.EnforcerAuto, "NetworkPolicy enforcer of the kind cluster: "+strings.Join(e2erun.NetpolEnforcers, ", ")+" ("+e2erun.EnforcerAuto+": kube-router's policy controller, built here, when offline and --label-filter selects network specs; online kind's kindnetd enforces)")
-	fl.IntVar(&o.Nodes, "nodes", kindconfig.DefaultNodes, fmt.Sprintf("kind cluster nodes: 1 control plane + N-1 workers, 1 to %d; with more than 1 the default --label-filter also selects the node-failure specs", kindconfig.MaxNodes))
+	fl.IntVar(&o.Nodes, "nodes", 0, fmt.Sprintf("kind cluster nodes: 1 control plane + N-1 workers, 1 to %d; with more than 1 the default --label-filter also selects the node-failure specs (default %d when the host's MemAvailable is at least %d GiB, else %d; the run log says which)", kindconfig.MaxNodes, kindconfig.MultiNodeDefault, kindconfig.MultiNodeMinAvailable>>30, kindconfig.DefaultNodes))
 	fl.BoolVar(&o.Reuse, "reuse-cluster", false, "use an existing kind cluster of that name (it is then never deleted)")
 	fl.BoolVar(&o.Keep, "keep-cluster", false, "keep the cluster after the run")
 	fl.BoolVar(&o.KeepOnFailure, "keep-on-failure", false, "keep the cluster (and a failed create's nodes) when something fails")

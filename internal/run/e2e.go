@@ -28,18 +28,29 @@ import (
 const DefaultLabels = "install || rbac || admission || selftest || snapshot-restore || failover || rolling-update || data-selftest"
 
 // NodeFailureLabel selects the node-failure specs (a node stopped and
-// paused under the master). The default filter gains them only on a
-// cluster of more than one node (nodeFailureFilter).
+// paused under the master). The default filter gains them only when
+// --nodes asks for more than one node (nodeFailureFilter).
 const NodeFailureLabel = "node-failure"
 
-// nodeFailureFilter is the install/data tier's filter for n nodes: the
-// default one also runs the node-failure specs when there are nodes to
-// fail; any other filter is the user's choice and kept as given.
+// nodeFailureFilter is the install/data tier's filter for n nodes asked
+// for with --nodes (0: the count was chosen): the default one also runs
+// the node-failure specs when nodes to fail were asked for. A chosen
+// count never adds them: they are disruptive, take minutes each and fail
+// with operator v1.6.1, so make e2e's default run leaves them out. Any
+// other filter is the user's choice and kept as given.
 func nodeFailureFilter(filter string, n int) string {
 	if n > 1 && filter == DefaultLabels {
 		return filter + " || " + NodeFailureLabel
 	}
 	return filter
+}
+
+// nodesAsked is the node count --nodes gave (0: ChooseNodes chose it).
+func (o *Options) nodesAsked() int {
+	if o.nodesChosen {
+		return 0
+	}
+	return o.Nodes
 }
 
 // UpgradeLabel is the upgrade tier's label. No other tier selects its specs
@@ -67,8 +78,15 @@ type Options struct {
 	// EnforcerNone: whether the kind cluster gets a NetworkPolicy enforcer.
 	NetpolEnforcer string
 	// Nodes is the kind cluster's node count: one control plane and
-	// Nodes-1 workers (0: kindconfig.DefaultNodes).
-	Nodes int
+	// Nodes-1 workers (0: kindconfig.ChooseNodes decides from the host's
+	// memory; NodesWhy then says what it decided and why).
+	Nodes    int
+	NodesWhy string
+	// HostMemory reads the host's available memory for that choice (nil:
+	// kindconfig.MemAvailable).
+	HostMemory func() (uint64, error)
+	// nodesChosen: Nodes was chosen by ChooseNodes, not given.
+	nodesChosen bool
 	// Offline builds every image locally and never contacts a registry.
 	Offline bool
 	// Artifacts receives the reports, the kubeconfig and, on failure, logs.
@@ -157,8 +175,19 @@ func (o *Options) Validate() error {
 	if _, err := selectsNetwork(o.LabelFilter); err != nil {
 		return err
 	}
-	if o.Nodes == 0 {
-		o.Nodes = kindconfig.DefaultNodes
+	switch {
+	case o.Nodes == 0 && o.Existing.On():
+		o.Nodes = kindconfig.DefaultNodes // no kind cluster to size
+	case o.Nodes == 0:
+		mem := o.HostMemory
+		if mem == nil {
+			mem = kindconfig.MemAvailable
+		}
+		avail, err := mem()
+		ch := kindconfig.ChooseNodes(0, avail, err)
+		o.Nodes, o.NodesWhy, o.nodesChosen = ch.Nodes, ch.Reason, true
+	case o.NodesWhy == "":
+		o.NodesWhy = kindconfig.ChooseNodes(o.Nodes, 0, nil).Reason
 	}
 	if err := kindconfig.CheckNodes(o.Nodes); err != nil {
 		return err
@@ -324,6 +353,7 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 			return air.start(ctx, o, eng.Docker, logf)
 		}},
 		Step{"cluster", func(ctx context.Context) (string, error) {
+			logf("nodes: %d (%s)", o.Nodes, o.NodesWhy)
 			cl = kindconfig.New(kindconfig.Options{
 				Name: o.Cluster, NodeImage: set.NodeImage, Offline: set.Offline, Kubeconfig: kc, Reuse: o.Reuse, Nodes: o.Nodes,
 				Logf: logf, ReadyTimeout: wait.Timeout(wait.ClusterReady), Docker: eng.Docker,
@@ -364,7 +394,7 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 	// there (ChildEnv), so an operator-default run passes no stale image.
 	suiteEnv := func() config.Settings { return suiteSettings(config.FromEnv(), o, kc, air) }
 	if !o.SkipInstall {
-		install := Tier{Name: "install and data", LabelFilter: withoutUpgrade(nodeFailureFilter(o.LabelFilter, o.Nodes)), Report: filepath.Join(o.Artifacts, "e2e-kind.json")}
+		install := Tier{Name: "install and data", LabelFilter: withoutUpgrade(nodeFailureFilter(o.LabelFilter, o.nodesAsked())), Report: filepath.Join(o.Artifacts, "e2e-kind.json")}
 		install.Run = func(ctx context.Context, report string) error {
 			return goTestSuites(ctx, o.Suites, install.LabelFilter, report, suiteEnv(), logf)
 		}
@@ -426,7 +456,7 @@ func E2E(ctx context.Context, o Options) (*Record, error) {
 	}})
 	// The node image is known only once the images step ran.
 	p.Env = func() []string {
-		env := []string{"cluster=kind", fmt.Sprintf("nodes=%d", o.Nodes), "operator=" + o.OperatorVersion,
+		env := []string{"cluster=kind", fmt.Sprintf("nodes=%d (%s)", o.Nodes, o.NodesWhy), "operator=" + o.OperatorVersion,
 			"operator-image=" + operator.ManagerImageRepository + ":" + o.OperatorVersion}
 		if air.dragonfly != "" {
 			env = append(env, "dragonfly-image="+air.dragonfly)

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -68,9 +69,34 @@ func TestBadNodeCountIsBadInputNamingTheLimit(t *testing.T) {
 			t.Errorf("--nodes %d: %v", n, err)
 		}
 	}
-	o := Options{Repeat: 1, Suites: "./suites", Artifacts: t.TempDir(), Flux: FluxOptions{Skip: true}}
-	if err := o.Validate(); err != nil || o.Nodes != 1 {
-		t.Fatalf("default node count: %v, nodes %d", err, o.Nodes)
+}
+
+// Without --nodes the host's memory decides, and the run says why; a
+// chosen count never adds the node-failure specs to the default filter.
+func TestDefaultNodeCountFollowsHostMemory(t *testing.T) {
+	for _, c := range []struct {
+		avail uint64
+		err   error
+		want  int
+		why   string
+	}{
+		{20 << 30, nil, 3, "MemAvailable 20.0 GiB ≥ 8.0 GiB"},
+		{4 << 30, nil, 1, "MemAvailable 4.0 GiB < 8.0 GiB"},
+		{0, errors.New("no /proc/meminfo"), 1, "host memory unknown (no /proc/meminfo)"},
+	} {
+		o := Options{Repeat: 1, Suites: "./suites", Artifacts: t.TempDir(), Flux: FluxOptions{Skip: true},
+			LabelFilter: DefaultLabels, HostMemory: func() (uint64, error) { return c.avail, c.err }}
+		if err := o.Validate(); err != nil || o.Nodes != c.want || !strings.Contains(o.NodesWhy, c.why) {
+			t.Errorf("MemAvailable %d (%v): nodes %d (%s), %v; want %d (%s)", c.avail, c.err, o.Nodes, o.NodesWhy, err, c.want, c.why)
+		}
+		if o.nodesAsked() != 0 || strings.Contains(nodeFailureFilter(o.LabelFilter, o.nodesAsked()), NodeFailureLabel) {
+			t.Errorf("a chosen count of %d nodes selects the node-failure specs", o.Nodes)
+		}
+	}
+	o := Options{Repeat: 1, Suites: "./suites", Artifacts: t.TempDir(), Flux: FluxOptions{Skip: true}, Nodes: 3,
+		HostMemory: func() (uint64, error) { return 1 << 30, nil }}
+	if err := o.Validate(); err != nil || o.Nodes != 3 || o.NodesWhy != "--nodes 3" || o.nodesAsked() != 3 {
+		t.Fatalf("--nodes 3 on a small host: nodes %d (%s), asked %d, %v", o.Nodes, o.NodesWhy, o.nodesAsked(), err)
 	}
 }
 

@@ -15,9 +15,9 @@ import (
 // DefaultClusterName is the kind cluster the e2e tier creates.
 const DefaultClusterName = "dfe2e"
 
-// DefaultNodes is the node count of `dfe2e e2e`: one control plane that also
-// runs workloads. More nodes are asked for with --nodes: the node-failure
-// specs they enable need minutes each, beyond make e2e's budget.
+// DefaultNodes is the node count of `dfe2e e2e` without --nodes on a host
+// without the memory for MultiNodeDefault (ChooseNodes): one control plane
+// that also runs workloads.
 const DefaultNodes = 1
 
 // MaxNodes bounds --nodes: on a 2-core host each kind node adds a kubelet,

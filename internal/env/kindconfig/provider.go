@@ -61,12 +61,16 @@ type Cluster struct {
 	// run created it and nothing else uses it (real engine only).
 	manageNetwork bool
 	netExisted    bool
+	// sysctlDir is where the host's kernel limits are raised before a
+	// create (real engine only: /proc/sys).
+	sysctlDir string
 }
 
 // New returns a Cluster on the kind library with the docker provider.
 func New(o Options) *Cluster {
 	c := NewWithKind(o, cluster.NewProvider(cluster.ProviderWithDocker(), cluster.ProviderWithLogger(logger{o.logf()})))
 	c.manageNetwork = true
+	c.sysctlDir = "/proc/sys"
 	return c
 }
 
@@ -161,6 +165,9 @@ func (c *Cluster) Create(ctx context.Context) error {
 			return err
 		}
 		return c.wirePodNetwork(ctx)
+	}
+	if err := ensureInotify(c.sysctlDir, logf); err != nil {
+		return err
 	}
 	start := time.Now()
 	logf("creating kind cluster %q from %s", c.o.Name, c.o.NodeImage)

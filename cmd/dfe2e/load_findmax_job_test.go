@@ -39,10 +39,19 @@ type jobPlayground struct {
 	addr string
 	mu   sync.Mutex
 	jobs []*batchv1.Job // every Job created, in order
+	// played: each pod's log, the pod played once (a second read, as
+	// after the pod ended, returns the same log).
+	played map[string]*playedPod
+}
+
+type playedPod struct {
+	once sync.Once
+	log  []byte
+	err  error
 }
 
 func newJobPlayground(t *testing.T, addr string) *jobPlayground {
-	pg := &jobPlayground{t: t, addr: addr}
+	pg := &jobPlayground{t: t, addr: addr, played: map[string]*playedPod{}}
 	pg.cs = fake.NewSimpleClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "database"}})
 	pg.cs.PrependReactor("create", "jobs", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		j := a.(k8stesting.CreateAction).GetObject().(*batchv1.Job)
@@ -67,9 +76,21 @@ func newJobPlayground(t *testing.T, addr string) *jobPlayground {
 	return pg
 }
 
-// logs plays the pod: it waits for its start annotation, runs the pod's
-// command line here, marks the pod Succeeded and returns its log.
+// logs plays the pod once: it waits for its start annotation, runs the
+// pod's command line here, marks the pod Succeeded and returns its log.
 func (pg *jobPlayground) logs(ctx context.Context, ns, pod, _ string, _ bool) ([]byte, error) {
+	pg.mu.Lock()
+	pp := pg.played[pod]
+	if pp == nil {
+		pp = &playedPod{}
+		pg.played[pod] = pp
+	}
+	pg.mu.Unlock()
+	pp.once.Do(func() { pp.log, pp.err = pg.play(ctx, ns, pod) })
+	return pp.log, pp.err
+}
+
+func (pg *jobPlayground) play(ctx context.Context, ns, pod string) ([]byte, error) {
 	var p *corev1.Pod
 	for deadline := time.Now().Add(time.Minute); ; {
 		obj, err := pg.cs.Tracker().Get(podsGVR, ns, pod)

@@ -223,6 +223,9 @@ func TestLoadClusterTargets(t *testing.T) {
 			"--kubeconfig", kc, "--connections", "6", "--ratio", "3:1", "--prefill", "--keyspace", "3000",
 			"--find-max", "--slo", "p99<=100ms", "--start-rate", "500", "--step-factor", "2", "--step-duration", "3s", "--step-warmup", "1s",
 			"--max-steps", "3", "--out", out)
+		if _, err := os.Stat(filepath.Join(out, loadgen.FileResult)); err != nil {
+			t.Fatalf("exit %d, no result.json:\n%s\n%s", code, stdout, stderr)
+		}
 		r := readRunDir(t, out)
 		k := r.Knee
 		if k == nil || len(k.Steps) == 0 || len(k.Steps) > 3 {

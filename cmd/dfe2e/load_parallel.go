@@ -159,7 +159,7 @@ func (e jobEnv) runParallel(ctx context.Context, p loadPlay, w loadgen.Workload)
 		if files, berr := loadgen.ReadBundle(o.Log); berr == nil {
 			mp.Files = files
 		} else if mp.Failed == "" {
-			mp.Failed = "succeeded but its results are unreadable: " + berr.Error()
+			mp.Failed = fmt.Sprintf("succeeded but its results are unreadable (%d log bytes, last line %q): %v", len(o.Log), lastLine(o.Log), berr)
 		}
 		run.pods = append(run.pods, mp)
 	}
@@ -304,4 +304,14 @@ func writeParallel(m *loadgen.Measurement, pods []merge.Pod, dir string) error {
 		}
 	}
 	return nil
+}
+
+// lastLine is the last non-empty line of log, cut to 200 bytes.
+func lastLine(log []byte) string {
+	lines := strings.Split(strings.TrimRight(string(log), "\n"), "\n")
+	l := lines[len(lines)-1]
+	if len(l) > 200 {
+		l = l[:200] + "…"
+	}
+	return l
 }

@@ -290,8 +290,8 @@ func (r *Runner) outcomes(ctx context.Context, ns, job, container string, n int,
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	bound := time.NewTimer(wait.Timeout(wait.ObjectDeleted))
-	defer bound.Stop()
+	// One bound for all the followers' ends together.
+	deadline := time.Now().Add(wait.Timeout(wait.ObjectDeleted))
 	var out []PodOutcome
 	var failed []PodOutcome
 	for i := range n {
@@ -305,7 +305,7 @@ func (r *Runner) outcomes(ctx context.Context, ns, job, container string, n int,
 		if f, ok := followers[p.Name]; ok {
 			select {
 			case <-f.done:
-			case <-bound.C:
+			case <-time.After(time.Until(deadline)):
 				r.logf("the log of load pod %s/%s did not end within %s", ns, p.Name, wait.Timeout(wait.ObjectDeleted))
 			}
 			select {
@@ -316,8 +316,15 @@ func (r *Runner) outcomes(ctx context.Context, ns, job, container string, n int,
 			default:
 			}
 		}
-		if o.Log == nil {
-			if b, err := r.logs(ctx, ns, p.Name, container, false); err == nil {
+		// A followed log can end before the container's last lines (seen on
+		// kind: the result bundle missing): the log of an ended pod that is
+		// still there, read whole, is the complete one. Logs only grow, so
+		// the longer copy wins.
+		if o.Log == nil || ended(p) {
+			if b, err := r.logs(ctx, ns, p.Name, container, false); err == nil && len(b) > len(o.Log) {
+				if o.Log != nil {
+					r.logf("the followed log of load pod %s/%s ended early (%d of %d bytes): using the log read after the pod ended", ns, p.Name, len(o.Log), len(b))
+				}
 				o.Log = b
 			}
 		}

@@ -294,3 +294,32 @@ func TestParallelInterruptedStopsThePodsAndKeepsTheirLogs(t *testing.T) {
 	}
 	assertCleanedUp(t, pc.cs, pc.job)
 }
+
+// A followed log that ends before the container's last lines (as seen on
+// kind: the result bundle missing) is replaced by the ended pod's log
+// read whole; the shortfall is logged.
+func TestAFollowedLogCutShortIsReadAgainWhole(t *testing.T) {
+	pc := newParallelCluster(t, 2, func(int) bool { return true }, succeed)
+	logs := func(_ context.Context, _, pod, _ string, follow bool) ([]byte, error) {
+		if follow {
+			return []byte("first lines of " + pod), nil
+		}
+		return []byte("first lines of " + pod + "\nDFE2E-BUNDLE-END 1 x"), nil
+	}
+	var said []string
+	var mu sync.Mutex
+	logf := func(format string, a ...any) { mu.Lock(); said = append(said, fmt.Sprintf(format, a...)); mu.Unlock() }
+	out, err := (&Runner{Client: pc.cs, Logs: logs, Logf: logf}).RunParallel(context.Background(), pc.job, 2, time.Second, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range out {
+		if !strings.HasSuffix(string(o.Log), "DFE2E-BUNDLE-END 1 x") {
+			t.Errorf("pod %s: log %q; want the whole log, not the followed copy cut short", o.Pod, o.Log)
+		}
+	}
+	if s := strings.Join(said, "\n"); !strings.Contains(s, "ended early") {
+		t.Errorf("the cut-short log is not reported:\n%s", s)
+	}
+	assertCleanedUp(t, pc.cs, pc.job)
+}

@@ -191,18 +191,20 @@ func Cleanup(ctx context.Context, c client.Client, kinds Kinds, id string, logf 
 			}
 		}
 	}
-	for i := range namespaces {
-		if err := del(&namespaces[i]); err != nil {
-			errs = append(errs, err.Error())
-		}
-	}
 	names := make([]string, 0, len(created))
 	for n := range created {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	// Listed before the deletion: the namespace controller removes them.
+	bound, why := namespaceGoneBound(podsIn(ctx, c, names))
+	for i := range namespaces {
+		if err := del(&namespaces[i]); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
 	if len(names) > 0 {
-		_, err := wait.For(ctx, "namespaces "+strings.Join(names, ", ")+" of run "+id+" to be gone", wait.ObjectDeleted, func(ctx context.Context) (bool, string, error) {
+		_, err := wait.ForDuration(ctx, "namespaces "+strings.Join(names, ", ")+" of run "+id+" to be gone (bound "+why+")", bound, func(ctx context.Context) (bool, string, error) {
 			left, err := ours(nsGVK)
 			if err != nil {
 				return false, err.Error(), nil
@@ -298,4 +300,39 @@ func ref(u *unstructured.Unstructured) string {
 		return u.GetKind() + " " + u.GetNamespace() + "/" + u.GetName()
 	}
 	return u.GetKind() + " " + u.GetName()
+}
+
+// defaultGracePeriod is Kubernetes' terminationGracePeriodSeconds default.
+const defaultGracePeriod = 30 * time.Second
+
+// podsIn lists the pods of namespaces (none when listing fails: the bound
+// then falls back to ObjectDeleted plus the default grace period).
+func podsIn(ctx context.Context, c client.Reader, namespaces []string) []unstructured.Unstructured {
+	var pods []unstructured.Unstructured
+	for _, ns := range namespaces {
+		l := &unstructured.UnstructuredList{}
+		l.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "PodList"})
+		if err := c.List(ctx, l, client.InNamespace(ns)); err == nil {
+			pods = append(pods, l.Items...)
+		}
+	}
+	return pods
+}
+
+// namespaceGoneBound bounds a deleted namespace disappearing: its pods get
+// their termination grace period, all at once, and only then do the
+// namespace's finalizers run (ObjectDeleted). why names the longest pod.
+func namespaceGoneBound(pods []unstructured.Unstructured) (time.Duration, string) {
+	grace, longest := defaultGracePeriod, "the default pod grace period"
+	for _, p := range pods {
+		g := defaultGracePeriod
+		if s, ok, _ := unstructured.NestedInt64(p.Object, "spec", "terminationGracePeriodSeconds"); ok {
+			g = time.Duration(s) * time.Second
+		}
+		if g > grace {
+			grace, longest = g, "the grace period of pod "+p.GetNamespace()+"/"+p.GetName()
+		}
+	}
+	od := wait.Timeout(wait.ObjectDeleted)
+	return od + grace, fmt.Sprintf("%s %s + %s %s", wait.ObjectDeleted, od, longest, grace)
 }

@@ -33,8 +33,8 @@ func TestEnsureInotifyRaisesLowLimitsAndSaysSo(t *testing.T) {
 	if err := ensureInotify(d, func(f string, a ...any) { log = append(log, f) }); err != nil {
 		t.Fatal(err)
 	}
-	if read(t, d, "max_user_instances") != "512" || read(t, d, "max_user_watches") != "1048576" {
-		t.Fatalf("instances %s, watches %s: want 512 and the higher value kept", read(t, d, "max_user_instances"), read(t, d, "max_user_watches"))
+	if read(t, d, "max_user_instances") != "8192" || read(t, d, "max_user_watches") != "1048576" {
+		t.Fatalf("instances %s, watches %s: want 8192 and the higher value kept", read(t, d, "max_user_instances"), read(t, d, "max_user_watches"))
 	}
 	if len(log) != 1 || !strings.Contains(log[0], "raised") {
 		t.Fatalf("log %q", log)
@@ -60,7 +60,7 @@ func TestEnsureInotifyNamesTheCommandWhenItMayNotWrite(t *testing.T) {
 		t.Skip("root writes read-only files: the unprivileged message is not reachable here")
 	}
 	err = ensureInotify(d, t.Logf)
-	if err == nil || !strings.Contains(err.Error(), "sudo sysctl -w fs.inotify.max_user_instances=512") {
+	if err == nil || !strings.Contains(err.Error(), "sudo sysctl -w fs.inotify.max_user_instances=8192") {
 		t.Fatalf("err %v", err)
 	}
 }

@@ -169,7 +169,6 @@ type evLoop struct {
 	queued   []*evConn     // sends queued for the next submission
 	parked   []evReconnect // re-established while the old socket's submissions complete
 	draining bool
-	yield    loopYield
 }
 
 // eventLoopCount is how many loops drive conns connections: one per

@@ -5,7 +5,6 @@ package loadgen
 import (
 	"io"
 	"runtime"
-	"runtime/metrics"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -78,7 +77,6 @@ func (l *evLoop) loopURing() {
 		l.issue(c, now)
 	}
 	lastCheck := now
-	l.yield.init(now)
 loop:
 	for l.live > 0 && !l.r.stopped.Load() {
 		sends := len(l.queued)
@@ -92,20 +90,15 @@ loop:
 			}
 			l.queued = l.queued[:0]
 		}
-		// The wait keeps the processor (see epollWait). On a signal (the
-		// runtime's preemption request) the loop yields it; after an idle
-		// millisecond it yields only when another goroutine is runnable
-		// (an in-process proxy or the aggregator, say) or it has not
-		// yielded for idleYieldEvery, so timers wait no longer than that.
-		// On a loop locked to its thread a yield costs two thread
-		// handoffs: yielding after every idle millisecond cost about a
-		// fifth of the loader's CPU time when the server answered slowly.
+		// The wait keeps the processor (see epollWait); after an idle
+		// millisecond or a signal (the runtime's preemption request) the
+		// loop yields it, so timers, the netpoller and the process's other
+		// goroutines (an in-process proxy among them) wait no longer. On a
+		// loop locked to its thread a yield costs two thread handoffs.
 		err := l.ring.enter(int64(time.Millisecond), sends)
 		switch {
-		case err == unix.EINTR:
-			l.yield.now()
-		case err == unix.ETIME:
-			l.yield.ifDue()
+		case err == unix.EINTR || err == unix.ETIME:
+			runtime.Gosched()
 		case err != nil:
 			for _, c := range l.conns {
 				if !c.done && c.fd >= 0 {
@@ -123,40 +116,6 @@ loop:
 	}
 	l.drain()
 	l.finish()
-}
-
-// idleYieldEvery bounds how long an idle loop keeps its processor while
-// no other goroutine is runnable (timers that expire meanwhile are not
-// counted as runnable until a processor looks at them).
-const idleYieldEvery = 10 * time.Millisecond
-
-// loopYield yields a loop's processor to the process's other goroutines.
-type loopYield struct {
-	runnable []metrics.Sample
-	last     time.Time
-	count    int64 // yields, for tests
-}
-
-func (y *loopYield) init(now time.Time) {
-	y.runnable = []metrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}}
-	y.last = now
-}
-
-func (y *loopYield) now() {
-	runtime.Gosched()
-	y.last = time.Now()
-	y.count++
-}
-
-// ifDue yields when another goroutine waits for a processor, or when the
-// loop has not yielded for idleYieldEvery. A runtime without the metric
-// yields every time.
-func (y *loopYield) ifDue() {
-	metrics.Read(y.runnable)
-	v := y.runnable[0].Value
-	if v.Kind() != metrics.KindUint64 || v.Uint64() > 0 || time.Since(y.last) >= idleYieldEvery {
-		y.now()
-	}
 }
 
 // drain ends every pending submission and waits (briefly) for their

@@ -5,9 +5,7 @@ package loadgen
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"testing"
-	"time"
 )
 
 // ioPaths runs f once on io_uring (skipped where the kernel refuses a ring)
@@ -110,46 +108,4 @@ func TestEventLoopManyConnectionsPipelineOne(t *testing.T) {
 			})
 		}
 	})
-}
-
-// An idle loop yields its processor at once to a goroutine waiting for
-// one, and otherwise only every idleYieldEvery (each yield of a thread-
-// locked loop costs two thread handoffs).
-func TestIdleLoopYieldsOnlyToRunnableGoroutinesOrWhenDue(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	var y loopYield
-	y.init(time.Now().Add(time.Hour)) // (a descheduled test must not make the yield due)
-	for i := 0; i < 100; i++ {
-		y.ifDue()
-	}
-	// (a goroutine of the test binary may happen to wait once or twice)
-	if y.count > 2 {
-		t.Errorf("yielded %d times in 100 idle waits with no goroutine waiting; want (almost) none", y.count)
-	}
-	y.count = 0
-	ran := make(chan struct{})
-	go close(ran) // runnable, waiting for the only processor
-wait:
-	for i := 0; i < 10; i++ {
-		select {
-		case <-ran:
-			break wait
-		default:
-		}
-		before := y.count
-		y.ifDue()
-		if y.count == before {
-			t.Fatalf("an idle wait kept the processor while a goroutine waited for it")
-		}
-	}
-	select {
-	case <-ran:
-	default:
-		t.Errorf("a runnable goroutine did not run after 10 idle waits")
-	}
-	y.count, y.last = 0, time.Now().Add(-idleYieldEvery)
-	y.ifDue()
-	if y.count != 1 {
-		t.Errorf("yields = %d, want 1: a loop that has not yielded for %v yields", y.count, idleYieldEvery)
-	}
 }

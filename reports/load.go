@@ -31,8 +31,13 @@ func ReadLoadResult(path string) (loadgen.Result, error) {
 	return r, nil
 }
 
+// PodResultFile is the name a parallel run gives each pod's own result.json
+// under pods/<index>/.
+const PodResultFile = "pod-" + loadgen.FileResult
+
 // ReadLoadResults reads result files; a directory contributes every *.json
-// file below it (one per repetition), in name order.
+// file below it (one per repetition), in name order, except the pods' own
+// parts of a parallel run (PodResultFile): the merged result holds them.
 func ReadLoadResults(paths ...string) ([]loadgen.Result, error) {
 	var out []loadgen.Result
 	for _, p := range paths {
@@ -47,7 +52,7 @@ func ReadLoadResults(paths ...string) ([]loadgen.Result, error) {
 				if err != nil {
 					return err
 				}
-				if !d.IsDir() && strings.HasSuffix(f, ".json") {
+				if !d.IsDir() && strings.HasSuffix(f, ".json") && d.Name() != PodResultFile {
 					files = append(files, f)
 				}
 				return nil

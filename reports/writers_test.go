@@ -301,3 +301,33 @@ func TestCompareMatchesScenariosAcrossReports(t *testing.T) {
 		t.Fatalf("want the open-loop p50 regression judged and the closed-loop scenario noted missing; got %d regressed, %d missing", regressed, missing)
 	}
 }
+
+// A parallel run's directory holds the merged result.json and each pod's
+// part under pods/<i>/; the parts are not repetitions of their own.
+func TestReadLoadResultsCountsAParallelRunOnce(t *testing.T) {
+	dir, err := rt.WriteLoad(filepath.Join(t.TempDir(), "parallel"), rt.Load(rt.LoadOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged := filepath.Join(dir, "rep-a", "result.json")
+	b, err := os.ReadFile(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []string{"0", "1"} {
+		pd := filepath.Join(dir, "rep-a", "pods", i)
+		if err := os.MkdirAll(pd, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(pd, reports.PodResultFile), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := reports.ReadLoadResults(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Errorf("a 2-pod parallel run read as %d repetitions, want 1 (the pods' parts counted as runs)", len(got))
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen/barrier"
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen/merge"
+	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
 )
 
 // podShareFlags are what the parallel Job passes each of its pods: which
@@ -296,7 +297,7 @@ func writeParallel(m *loadgen.Measurement, pods []merge.Pod, dir string) error {
 		}
 		for name, body := range p.Files {
 			if name == loadgen.FileResult {
-				name = "pod-" + name
+				name = reports.PodResultFile
 			}
 			if err := os.WriteFile(filepath.Join(pd, name), body, 0o644); err != nil {
 				return err

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/upgradecheck"
@@ -531,10 +532,25 @@ func goTestSuites(ctx context.Context, suites, labels, report string, env config
 	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.Env = env.ChildEnv()
-	// On Ctrl-C/SIGTERM let Ginkgo run its cleanup before it is killed.
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 60 * time.Second
-	return cmd.Run()
+	return runGroup(cmd, 60*time.Second)
+}
+
+// runGroup runs cmd in a process group of its own. On cancel the whole
+// group gets the interrupt, as from a terminal's Ctrl-C: `go test` does not
+// pass it on to the test binary, which must run Ginkgo's cleanup. After
+// grace, and whenever cmd ends, what is left of the group is killed, so no
+// test binary outlives the run and goes on changing the cluster after the
+// run's cleanup.
+func runGroup(cmd *exec.Cmd, grace time.Duration) error {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }
+	cmd.WaitDelay = grace
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	err := cmd.Wait()
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	return err
 }
 
 // writeRecord keeps the run record beside the reports (e2e-run.json).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/images"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/kindconfig"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/preflight"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/registry"
 )
 
 // progress prints timestamped progress lines on stderr.
@@ -61,18 +63,34 @@ func init() {
 	var delName string
 	del := &cobra.Command{
 		Use:   "delete",
-		Short: "Delete a kind cluster (and its kubeconfig under --artifacts)",
+		Short: "Delete a kind cluster (its kubeconfig under --artifacts, and the registry a kept run left beside it)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			art, _ := cmd.Flags().GetString("artifacts")
 			c := kindconfig.New(kindconfig.Options{Name: delName, Logf: progress, Kubeconfig: filepath.Join(art, "kind-"+delName+".kubeconfig")})
-			return failedIf(c.Delete())
+			return failedIf(deleteClusterAndRegistry(c.Delete, func() error {
+				return registry.RemoveLeftovers(cmd.Context(), "docker", delName)
+			}))
 		},
 	}
 	del.Flags().StringVar(&delName, "name", kindconfig.DefaultClusterName, "kind cluster name")
 	del.Flags().String("artifacts", artifactsDefault(env), "artifacts directory of the run that created it (env "+config.EnvArtifacts+")")
 	cl.AddCommand(del)
 	root.AddCommand(cl)
+}
+
+// deleteClusterAndRegistry deletes the cluster, then the run's registry
+// container (kept with a --keep-cluster run, labelled with the cluster's
+// name), even when the cluster was already gone.
+func deleteClusterAndRegistry(deleteCluster, removeRegistry func() error) error {
+	var errs []error
+	if err := deleteCluster(); err != nil {
+		errs = append(errs, fmt.Errorf("deleting the kind cluster: %w", err))
+	}
+	if err := removeRegistry(); err != nil {
+		errs = append(errs, fmt.Errorf("removing its registry container: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // artifactsDefault is --artifacts' default on every command that has it.

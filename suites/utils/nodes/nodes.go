@@ -29,7 +29,7 @@ func EnsureImage(ctx context.Context, c client.Reader, provider, ref, archive st
 			continue
 		}
 		if provider != "kind" {
-			return verdict.BlockedMessage("image "+ref+" is not on node "+n.Name, "load "+archive+" into the node (dfe2e e2e --image-archive="+archive+")"), nil
+			return verdict.BlockedMessage("image "+ref+" is not on node "+n.Name, "import "+archive+" into the node's containerd (ctr -n k8s.io images import "+archive+" on the node; for a kind cluster: kind load image-archive "+archive+"), then run again"), nil
 		}
 		start := time.Now()
 		if err := standin.LoadIntoKindNode(ctx, standin.DockerBinary(), n.Name, archive); err != nil {

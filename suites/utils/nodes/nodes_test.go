@@ -20,7 +20,7 @@ func TestEnsureImage(t *testing.T) {
 	ctx := context.Background()
 	c := fakecluster.Client(node("a", "dfe2e.local/standin:1"), node("b"))
 	blocked, err := EnsureImage(ctx, c, "kubeconfig", "dfe2e.local/standin:1", "/cache/standin.tar", t.Logf)
-	if err != nil || !strings.Contains(blocked, "image dfe2e.local/standin:1 is not on node b") || !strings.Contains(blocked, "--image-archive=/cache/standin.tar") {
+	if err != nil || !strings.Contains(blocked, "image dfe2e.local/standin:1 is not on node b") || !strings.Contains(blocked, "ctr -n k8s.io images import /cache/standin.tar") || strings.Contains(blocked, "--image-archive") {
 		t.Fatalf("outside kind a missing image is blocked with the remedy: %q, %v", blocked, err)
 	}
 	blocked, err = EnsureImage(ctx, fakecluster.Client(node("a", "dfe2e.local/standin:1")), "kubeconfig", "dfe2e.local/standin:1", "x.tar", t.Logf)

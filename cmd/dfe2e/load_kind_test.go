@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -62,7 +63,12 @@ func TestLoadClusterTargets(t *testing.T) {
 	ctx := context.Background()
 	kc := filepath.Join(t.TempDir(), "kubeconfig")
 	start := time.Now()
-	c := kindconfig.New(kindconfig.Options{Name: loadKindCluster, NodeImage: img, Offline: true, Kubeconfig: kc, Logf: t.Logf})
+	// The node count a run without --nodes gets on this host, so the
+	// parallel Job's spread is measured where there are nodes to spread on.
+	avail, availErr := kindconfig.MemAvailable()
+	nodeCount := kindconfig.ChooseNodes(0, avail, availErr)
+	t.Logf("nodes: %d (%s)", nodeCount.Nodes, nodeCount.Reason)
+	c := kindconfig.New(kindconfig.Options{Name: loadKindCluster, NodeImage: img, Offline: true, Kubeconfig: kc, Logf: t.Logf, Nodes: nodeCount.Nodes})
 	if err := c.Create(ctx); err != nil {
 		c.Delete()
 		t.Fatal(err)
@@ -195,15 +201,22 @@ func TestLoadClusterTargets(t *testing.T) {
 			}
 		}
 		// The spread is ScheduleAnyway over kubernetes.io/hostname: the
-		// pods share the nodes there are (this cluster has one).
+		// pods share the schedulable nodes there are (a tainted control
+		// plane takes none).
 		all, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := min(3, len(all.Items)); len(nodes) != want {
-			t.Errorf("pods on %d nodes %v; want them spread over %d of the cluster's %d", len(nodes), nodes, want, len(all.Items))
+		schedulable := 0
+		for _, n := range all.Items {
+			if !slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool { return t.Effect == corev1.TaintEffectNoSchedule }) {
+				schedulable++
+			}
 		}
-		t.Logf("pods per node (cluster of %d nodes): %v", len(all.Items), nodes)
+		if want := min(3, schedulable); len(nodes) != want {
+			t.Errorf("pods on %d nodes %v; want them spread over %d of the cluster's %d schedulable nodes", len(nodes), nodes, want, schedulable)
+		}
+		t.Logf("pods per node (cluster of %d nodes, %d schedulable): %v", len(all.Items), schedulable, nodes)
 		if sum != r.Requests || r.Latency.Count != r.Requests || p.Server.Delta() != r.Requests+r.UnmeasuredRequests || len(pods) != 3 {
 			t.Fatalf("pods %d, merged %d (histogram %d), server %d for %d sent", sum, r.Requests, r.Latency.Count, p.Server.Delta(), r.Requests+r.UnmeasuredRequests)
 		}

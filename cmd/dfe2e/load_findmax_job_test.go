@@ -24,6 +24,7 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/loadtarget"
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen"
 	"github.com/dragonfly-e2e/dragonfly-e2e/loadgen/barrier"
+	"github.com/dragonfly-e2e/dragonfly-e2e/reports"
 )
 
 var podsGVR = corev1.SchemeGroupVersion.WithResource("pods")
@@ -143,12 +144,8 @@ func (pg *jobPlayground) play(ctx context.Context, ns, pod string) ([]byte, erro
 
 func readRunDirUnit(t *testing.T, dir string) loadgen.Result {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(dir, loadgen.FileResult))
+	r, err := reports.ReadLoadResult(filepath.Join(dir, loadgen.FileResult))
 	if err != nil {
-		t.Fatal(err)
-	}
-	var r loadgen.Result
-	if err := json.Unmarshal(raw, &r); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -237,7 +234,7 @@ func TestFindMaxJobRunsEachStepAsAJob(t *testing.T) {
 		t.Errorf("result.json: knee %+v at %g req/s", written.Knee, written.Workload.Rate)
 	}
 	for _, i := range []string{"0", "1"} {
-		if _, err := os.Stat(filepath.Join(dir, "pods", i, "pod-"+loadgen.FileResult)); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, "pods", i, reports.PodResultFile)); err != nil {
 			t.Errorf("pod %s's own files: %v", i, err)
 		}
 	}

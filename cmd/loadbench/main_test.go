@@ -24,10 +24,10 @@ func TestSummaryPrintsSpreadAndPairedRatios(t *testing.T) {
 	} {
 		lg := newSample("loadgen", 100, v.lgWall, v.lgCPU, 0)
 		rb := newSample("redis-benchmark", 100, v.rbWall, v.rbCPU, 0)
-		lg.Pipeline, rb.Pipeline, lg.Rep, rb.Rep = 16, 16, rep+1, rep+1
+		lg.Bench, rb.Bench, lg.Pipeline, rb.Pipeline, lg.Rep, rb.Rep = "P=16", "P=16", 16, 16, rep+1, rep+1
 		all = append(all, rb, lg)
 	}
-	out := summary(all, 50, "16", 3)
+	out := summary(all, []bench{{Name: "P=16", Conns: 50, Pipeline: 16}}, 3)
 	flat := strings.Join(strings.Fields(out), " ") // column padding aside
 	for _, want := range []string{
 		"span: whole client process",
@@ -51,11 +51,11 @@ func TestSummaryComparesWithABaselineLoader(t *testing.T) {
 		base.Tool = "loadgen-baseline"
 		rb := newSample("redis-benchmark", 100, 1, 1, 0)
 		for _, s := range []*sample{&lg, &base, &rb} {
-			s.Pipeline, s.Rep = 1, rep+1
+			s.Bench, s.Pipeline, s.Rep = "P=1", 1, rep+1
 		}
 		all = append(all, rb, base, lg)
 	}
-	flat := strings.Join(strings.Fields(summary(all, 50, "1", 3)), " ")
+	flat := strings.Join(strings.Fields(summary(all, []bench{{Name: "P=1", Conns: 50, Pipeline: 1}}, 3)), " ")
 	for _, want := range []string{
 		"loadgen-baseline ops/s 100 [ 100.. 100] ops/CPU-s 50 [ 33.. 100]",
 		"loadgen/loadgen-baseline ops/s 1.00x [1.00..1.00] ops/CPU-s 1.50x [1.00..2.00]",

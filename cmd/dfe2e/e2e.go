@@ -113,7 +113,8 @@ but something was blocked (0 with --blocked-ok).`,
 	fl.StringVar(&o.Existing.Kubeconfig, "kubeconfig", "", "run on the cluster of this kubeconfig instead of a kind cluster of the run's own (no kind, no registry; kind-only flags such as --reuse-cluster, --name, --keep-cluster are refused with it)")
 	fl.StringVar(&o.Existing.Context, "context", "", "with --kubeconfig: the context to use (default its current context)")
 	fl.StringVar(&o.Existing.StorageClass, "storage-class", "", "with --kubeconfig: StorageClass of every PVC the suites create (default the cluster's default class)")
-	fl.BoolVar(&o.Existing.SkipFluxInstall, "skip-flux-install", false, "with --kubeconfig: accepted and changes nothing: Flux is never installed on a cluster you already have (the Flux tier runs only on a cluster the run created)")
+	fl.BoolVar(&o.Existing.SkipFluxInstall, "skip-flux-install", false, "with --kubeconfig: never install Flux; on a cluster without Flux the Flux tier is then not run (by default the run installs Flux there, labelled with its run id, and removes it at the end)")
+	fl.StringVar(&o.Existing.GitServerImage, "git-server-image", "", "with --kubeconfig: the Flux tier's Git server image, pushed where the cluster can pull it (build it with `dfe2e flux-images`); without it the Flux tier is not run")
 	fl.BoolVar(&blockedOK, "blocked-ok", false, "exit 0 instead of 3 when nothing failed but some specs are blocked (they stay listed as blocked)")
 	root.AddCommand(cmd)
 }

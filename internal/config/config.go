@@ -41,6 +41,7 @@ const (
 	EnvRedisPassword     = "DFE2E_REDIS_PASSWORD"
 	EnvFluxManifests     = "DFE2E_FLUX_MANIFESTS"
 	EnvGitServerImage    = "DFE2E_GITSERVER_IMAGE"
+	EnvFluxTier          = "DFE2E_FLUX_TIER"
 	EnvUpgradeFrom       = "DFE2E_UPGRADE_FROM"
 	EnvUpgradeTo         = "DFE2E_UPGRADE_TO"
 	EnvOffline           = "DFE2E_OFFLINE"
@@ -121,6 +122,10 @@ type Settings struct {
 	FluxManifests string `env:"DFE2E_FLUX_MANIFESTS"`
 	// GitServerImage is the in-cluster Git server image of the Flux tier.
 	GitServerImage string `env:"DFE2E_GITSERVER_IMAGE"`
+	// FluxTier says where the Flux tier may run besides a disposable
+	// cluster (see FluxTierValue): `dfe2e e2e --kubeconfig` sets it when it
+	// installed Flux for the run on a cluster it does not own.
+	FluxTier string `env:"DFE2E_FLUX_TIER"`
 	// UpgradeFrom and UpgradeTo are the pinned operator versions the upgrade
 	// suite goes between (`dfe2e e2e --upgrade-from/--upgrade-to`); empty:
 	// the oldest and the newest pinned release.
@@ -232,6 +237,28 @@ func (s Settings) WriteDocsEnabled() (bool, error) { return flag(EnvWriteDocs, s
 // StandInEntrypointEnabled parses DFSTANDIN_AS_ENTRYPOINT.
 func (s Settings) StandInEntrypointEnabled() (bool, error) {
 	return flag(EnvStandInEntrypoint, s.StandInEntrypoint)
+}
+
+// FluxTierMode is where the Flux tier's specs run (FluxTierValue).
+type FluxTierMode string
+
+const (
+	// FluxTierDisposable (unset): only on a cluster the run created, which
+	// the tier's specs install Flux into themselves.
+	FluxTierDisposable FluxTierMode = ""
+	// FluxTierRunInstalled: also on a cluster the run does not own, where
+	// `dfe2e e2e` installed Flux for this run (labelled with its run id) and
+	// removes it afterwards; the specs use that Flux and install none.
+	FluxTierRunInstalled FluxTierMode = "run-installed"
+)
+
+// FluxTierValue parses DFE2E_FLUX_TIER.
+func (s Settings) FluxTierValue() (FluxTierMode, error) {
+	switch m := FluxTierMode(s.FluxTier); m {
+	case FluxTierDisposable, FluxTierRunInstalled:
+		return m, nil
+	}
+	return "", fmt.Errorf("%s=%q: want %q (Flux installed by dfe2e for this run) or unset (disposable clusters only)", EnvFluxTier, s.FluxTier, FluxTierRunInstalled)
 }
 
 // TestDepthValue parses DFE2E_TEST_DEPTH; set is false when it is empty.

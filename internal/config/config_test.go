@@ -18,6 +18,7 @@ func TestTagsMatchConstants(t *testing.T) {
 		"OperatorImage": EnvOperatorImage, "OperatorImages": EnvOperatorImages, "DragonflyImage": EnvDragonflyImage,
 		"DragonflyStandIn": EnvDragonflyStandIn, "SnapshotTarget": EnvSnapshotTarget, "DatasetKeys": EnvDatasetKeys,
 		"RedisPassword": EnvRedisPassword, "FluxManifests": EnvFluxManifests, "GitServerImage": EnvGitServerImage,
+		"FluxTier": EnvFluxTier,
 		"UpgradeFrom": EnvUpgradeFrom, "UpgradeTo": EnvUpgradeTo,
 		"Offline": EnvOffline, "NodeImage": EnvNodeImage, "DebianMirror": EnvDebianMirror, "Docker": EnvDocker,
 		"Runc": EnvRunc, "Cache": EnvCache, "XDGCacheHome": EnvXDGCacheHome, "Home": EnvHome,
@@ -159,5 +160,19 @@ func TestChildEnv(t *testing.T) {
 		if strings.HasPrefix(kv, EnvDragonflyStandIn+"=") || kv == "DFE2E_CLUSTER=envtest" {
 			t.Fatalf("ChildEnv passed on %s", kv)
 		}
+	}
+}
+
+func TestFluxTierValue(t *testing.T) {
+	for raw, want := range map[string]FluxTierMode{"": FluxTierDisposable, "run-installed": FluxTierRunInstalled} {
+		if got, err := (Settings{FluxTier: raw}).FluxTierValue(); err != nil || got != want {
+			t.Errorf("%s=%q: got %q, %v; want %q", EnvFluxTier, raw, got, err, want)
+		}
+	}
+	// Planted defect: a misspelt mode must not read as "disposable only"
+	// (silently skipping the tier) nor as any other mode.
+	_, err := Settings{FluxTier: "yes"}.FluxTierValue()
+	if err == nil || !strings.Contains(err.Error(), EnvFluxTier) || !strings.Contains(err.Error(), `"yes"`) {
+		t.Fatalf("want an error naming %s and the bad value, got %v", EnvFluxTier, err)
 	}
 }

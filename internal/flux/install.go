@@ -22,7 +22,6 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/installcheck"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/podwait"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/wait"
@@ -158,23 +157,11 @@ func Images(objs []*unstructured.Unstructured) []string {
 // every controller Deployment to be Available. A controller image the node
 // cannot get ends the wait at once, naming it.
 func Install(ctx context.Context, c client.Client, o Options) ([]*unstructured.Unstructured, error) {
-	doc, err := Manifests(o)
+	objs, err := Render(o)
 	if err != nil {
 		return nil, err
 	}
-	objs, err := Decode(doc)
-	if err != nil {
-		return nil, fmt.Errorf("decoding Flux install manifests: %w", err)
-	}
-	if err := installcheck.Apply(ctx, c, objs); err != nil {
-		return nil, fmt.Errorf("applying Flux %s: %w", Version, err)
-	}
-	for _, comp := range Components {
-		if err := WaitDeployment(ctx, c, Namespace, comp); err != nil {
-			return objs, err
-		}
-	}
-	return objs, nil
+	return objs, InstallObjects(ctx, c, objs)
 }
 
 // WaitDeployment waits (DeploymentAvailable) for ns/name to be Available with

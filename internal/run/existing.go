@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -17,6 +18,8 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/cluster"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/images"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/kindconfig"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/imagepull"
 	"github.com/dragonfly-e2e/dragonfly-e2e/operator"
 )
 
@@ -29,9 +32,12 @@ type ExistingOptions struct {
 	// StorageClass is the class of every PVC the suites create; empty: the
 	// cluster's default class.
 	StorageClass string
-	// SkipFluxInstall is accepted and changes nothing: Flux is never
-	// installed on a cluster the run does not own (FluxTierNotRun).
+	// SkipFluxInstall never installs Flux: on a cluster without Flux the
+	// Flux tier is then not run (FluxNotInstalled).
 	SkipFluxInstall bool
+	// GitServerImage is the Flux tier's Git server image, where the
+	// cluster can pull it; empty: the tier is not run (GitServerImageNeeded).
+	GitServerImage string
 }
 
 // On reports whether the run targets an existing cluster.
@@ -52,8 +58,11 @@ func (o *Options) validateExisting() error {
 		if e.SkipFluxInstall {
 			set = append(set, "--skip-flux-install")
 		}
+		if e.GitServerImage != "" {
+			set = append(set, "--git-server-image")
+		}
 		if len(set) > 0 {
-			return fmt.Errorf("%s only apply to an existing cluster: add --kubeconfig FILE (the run's own kind cluster uses local-path and always installs Flux)", strings.Join(set, ", "))
+			return fmt.Errorf("%s only apply to an existing cluster: add --kubeconfig FILE (the run's own kind cluster uses local-path, always installs Flux and builds and loads its Git server image itself)", strings.Join(set, ", "))
 		}
 		return nil
 	}
@@ -116,8 +125,9 @@ func existingClient(cfg *rest.Config) (client.Client, error) {
 
 // existingE2E is E2E on a cluster the user has: preflight (reachable,
 // allowed, storage class, no operator installed) → the install/data tier →
-// the Flux tier recorded as not run (FluxTierNotRun) → removal of every
-// object labelled with this run's id, and nothing else.
+// the Flux tier (Flux installed only when absent, existingFluxTier) → the
+// removal of that Flux (removeFlux) → the removal of every object labelled
+// with this run's id, and nothing else.
 func existingE2E(ctx context.Context, o Options, logf func(string, ...any)) (*Record, error) {
 	e := o.Existing
 	runID := cluster.NewRunID(time.Now())
@@ -142,6 +152,12 @@ func existingE2E(ctx context.Context, o Options, logf func(string, ...any)) (*Re
 		}},
 		{"cluster: this user may do what the run does (SelfSubjectAccessReview)", func(ctx context.Context) (string, error) {
 			needs := cluster.RunNeeds()
+			if mayInstallFlux(o) {
+				// Only a cluster without Flux gets one installed.
+				if present, _, err := cluster.FluxInstalled(ctx, c); err == nil && !present {
+					needs = append(needs, cluster.FluxInstallNeeds()...)
+				}
+			}
 			if err := cluster.CheckAccess(ctx, c, needs); err != nil {
 				return "", BadInput(err)
 			}
@@ -189,8 +205,12 @@ func existingE2E(ctx context.Context, o Options, logf func(string, ...any)) (*Re
 		}
 		p.Tiers = append(p.Tiers, install)
 	}
+	fe := &fluxTierEnv{client: func() client.Client { return c }, runID: runID, install: flux.InstallObjects, settings: suiteEnv,
+		run: func(ctx context.Context, report string, s config.Settings) error {
+			return goTestSuites(ctx, o.Suites, withoutUpgrade(o.Flux.LabelFilter), report, s, logf)
+		}}
 	if !o.Flux.Skip {
-		p.Tiers = append(p.Tiers, existingFluxTier(o, func() client.Client { return c }))
+		p.Tiers = append(p.Tiers, existingFluxTier(o, fe))
 	}
 	p.Teardown = []Teardown{{"cluster: remove what run " + runID + " created (label " + cluster.RunLabel + ")", func(ctx context.Context, _ bool) (string, error) {
 		if c == nil {
@@ -209,6 +229,8 @@ func existingE2E(ctx context.Context, o Options, logf func(string, ...any)) (*Re
 		}
 		return fmt.Sprintf("removed %d objects (%s); no object of run %s is left", len(removed), strings.Join(removed, ", "), runID), nil
 	}}}
+	// Teardown runs last first: the Flux removal before the general one.
+	p.Teardown = append(p.Teardown, removeFlux(fe, logf))
 	p.Env = func() []string {
 		env := []string{"cluster=existing (" + target.String() + ")", "run-id=" + runID,
 			"operator=" + o.OperatorVersion, "operator-image=" + operator.ManagerImageRepository + ":" + o.OperatorVersion}
@@ -233,6 +255,12 @@ func existingE2E(ctx context.Context, o Options, logf func(string, ...any)) (*Re
 	return rec, err
 }
 
+// mayInstallFlux: the options let the Flux tier install Flux on a cluster
+// without it.
+func mayInstallFlux(o Options) bool {
+	return !o.Flux.Skip && !o.Existing.SkipFluxInstall && o.Existing.GitServerImage != ""
+}
+
 // existingSettings is what the suites are told on an existing cluster: the
 // kubeconfig provider with the user's file and context, the storage class
 // the preflight settled on and the run id that labels what they create.
@@ -249,31 +277,100 @@ func existingSettings(base config.Settings, o Options, storageClass, runID strin
 	return s
 }
 
-// FluxTierNotRun is why the Flux tier does not run on a cluster the run does
-// not own. Its specs install Flux, serve the GitOps tree from a Git server
-// image built on this machine and prune the operator's Kustomization on
-// purpose, so they skip on any cluster that is not disposable: installing
-// Flux for them would only add (and then remove) cluster-wide CRDs.
-const FluxTierNotRun = "the Flux tier installs Flux and prunes the operator's Kustomization on purpose: it runs only on a cluster the run created (kind); on a cluster you already have Flux is never installed"
+// Why the Flux tier is not run on a cluster the run does not own.
+const (
+	// FluxPresentNotRun: the cluster has its own Flux, which the run never
+	// installs over, upgrades or removes; the fixture's Flux objects would
+	// share its namespace and names (GitRepository flux-system/flux-system).
+	FluxPresentNotRun = "the cluster has its own Flux: the run never installs, upgrades or removes it, and the Flux tier's fixture would put its GitRepository and Kustomizations beside yours under the same names (flux-system/flux-system, cluster-apps) — run the tier on a cluster or context without Flux, where the run installs its own and removes it afterwards"
+	// FluxSkipInstallNotRun: no Flux, and --skip-flux-install.
+	FluxSkipInstallNotRun = "Flux is not installed on this cluster and --skip-flux-install says not to install it: the Flux tier needs Flux — leave out --skip-flux-install to have the run install Flux " + flux.Version + " (labelled with the run id) and remove it at the end"
+	// GitServerImageNeeded: no --git-server-image.
+	GitServerImageNeeded = "the Flux tier serves its GitOps tree from an in-cluster Git server whose image is built on this machine, and nothing serves it to your cluster: build it with `go run ./cmd/dfe2e flux-images` (prints " + images.GitServerRepo + ":<hash> and the path of its docker-save archive), `docker load -i <archive>`, tag and push it to a registry your cluster pulls from, then pass --git-server-image <that reference>"
+)
 
-// existingFluxTier is the Flux tier on an existing cluster: one step that
-// looks for the cluster's own Flux (to name it; it is never touched) and
-// records the tier as not run, with FluxTierNotRun. Nothing is created.
-func existingFluxTier(o Options, c func() client.Client) Tier {
+// fluxTierEnv is what the Flux tier on an existing cluster works with; the
+// tests give fakes for install and run.
+type fluxTierEnv struct {
+	client func() client.Client
+	runID  string
+	// install applies Flux's objects through a client that labels them
+	// (flux.InstallObjects); run runs the tier's suites with settings.
+	install func(ctx context.Context, c client.Client, objs []*unstructured.Unstructured) error
+	run     func(ctx context.Context, report string, s config.Settings) error
+	// settings are the suites' settings of the install tier.
+	settings func() config.Settings
+	// installed is what the tier installed (nil: nothing), for removeFlux.
+	installed []*unstructured.Unstructured
+}
+
+// existingFluxTier is the Flux tier on a cluster the run does not own. It
+// runs when the cluster has no Flux, --skip-flux-install is not given and
+// --git-server-image names the Git server image: Flux is installed then,
+// every object labelled with the run id, and removed at the end
+// (removeFlux). Otherwise the tier is recorded as not run, with a reason
+// saying what to do, and nothing is created.
+func existingFluxTier(o Options, fe *fluxTierEnv) Tier {
 	return Tier{Name: "flux", LabelFilter: withoutUpgrade(o.Flux.LabelFilter), Report: filepath.Join(o.Artifacts, "e2e-existing-health.json"),
-		Before: []Step{{"flux: the Flux tier on a cluster the run does not own", func(ctx context.Context) (string, error) {
-			why := FluxTierNotRun
-			if c() != nil {
-				switch present, detail, err := cluster.FluxInstalled(ctx, c()); {
+		Before: []Step{
+			{"flux: Flux on this cluster (installed only when absent)", func(ctx context.Context) (string, error) {
+				present, detail, err := cluster.FluxInstalled(ctx, fe.client())
+				var half *cluster.FluxHalfInstalledError
+				switch {
+				case errors.As(err, &half):
+					return "", &NotRunError{Why: half.Error()}
 				case err != nil:
-					why += " (" + err.Error() + ")"
+					return "", err
 				case present:
-					why += " (the cluster's own Flux, " + detail + ", is left as it is)"
+					return "", &NotRunError{Why: FluxPresentNotRun + " (the cluster's own Flux, " + detail + ", is left as it is)"}
+				case o.Existing.SkipFluxInstall:
+					return "", &NotRunError{Why: FluxSkipInstallNotRun}
+				case o.Existing.GitServerImage == "":
+					return "", &NotRunError{Why: GitServerImageNeeded}
 				}
-			}
-			return "", &NotRunError{Why: why}
-		}}},
-		Run: func(context.Context, string) error {
-			return errors.New("the Flux tier must not run on a cluster the run does not own: " + FluxTierNotRun)
+				return "absent: the run installs Flux " + flux.Version + " and removes it at the end", nil
+			}},
+			{"flux: install Flux " + flux.Version + " (labelled " + cluster.RunLabel + "=" + fe.runID + ")", func(ctx context.Context) (string, error) {
+				objs, err := flux.Render(flux.Options{ManifestsDir: o.Flux.Manifests})
+				if err != nil {
+					return "", err
+				}
+				// Known before the apply: a failed or interrupted install
+				// is removed as well.
+				fe.installed = objs
+				err = fe.install(ctx, cluster.LabelCreates(fe.client(), fe.runID), objs)
+				var be *imagepull.BlockedError
+				if errors.As(err, &be) {
+					return "", &BlockedError{Reason: be.Failure.BlockedMessage("Flux controllers cannot run"), Remedy: "the cluster must pull " + strings.Join(flux.Images(objs), ", ") + " from their registry"}
+				}
+				if err != nil {
+					return "", err
+				}
+				return "installed " + flux.Summary(objs) + "; removed at the end of the run", nil
+			}},
+		},
+		Run: func(ctx context.Context, report string) error {
+			s := fe.settings()
+			s.GitServerImage, s.FluxManifests, s.FluxTier = o.Existing.GitServerImage, o.Flux.Manifests, string(config.FluxTierRunInstalled)
+			return fe.run(ctx, report, s)
 		}}
+}
+
+// removeFlux is the teardown of the Flux the tier installed; it runs
+// before the removal of the run's other objects, while Flux's controllers
+// can still handle the finalizers of its objects (flux.Uninstall).
+func removeFlux(fe *fluxTierEnv, logf func(string, ...any)) Teardown {
+	return Teardown{"flux: remove the Flux this run installed (its objects, controllers, RBAC, CRDs, namespace)", func(ctx context.Context, _ bool) (string, error) {
+		if fe.installed == nil || fe.client() == nil {
+			return "", ErrNothingToDo
+		}
+		removed, err := flux.Uninstall(ctx, fe.client(), fe.installed, flux.Owner{Label: cluster.RunLabel, Value: fe.runID}, logf)
+		if err != nil {
+			return "", err
+		}
+		if len(removed) == 0 {
+			return "nothing of the Flux this run installed was left to remove", nil
+		}
+		return fmt.Sprintf("removed %d objects: %s", len(removed), strings.Join(removed, ", ")), nil
+	}}
 }

@@ -56,6 +56,8 @@ func TestExistingClusterFlagValidation(t *testing.T) {
 			[]string{"--context, --skip-flux-install only apply to an existing cluster", "add --kubeconfig"}},
 		{"--storage-class without --kubeconfig", func(o *Options) { o.Existing = ExistingOptions{StorageClass: "gold"} },
 			[]string{"--storage-class only apply"}},
+		{"--git-server-image without --kubeconfig", func(o *Options) { o.Existing = ExistingOptions{GitServerImage: "reg.example/gitserver:1"} },
+			[]string{"--git-server-image only apply to an existing cluster", "builds and loads its Git server image itself"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

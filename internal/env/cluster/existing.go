@@ -176,6 +176,39 @@ func RunNeeds() []Access {
 	)
 }
 
+// FluxInstallNeeds is what installing Flux (flux.Render's objects: its
+// namespace, CRDs, controllers, RBAC binding cluster-admin to
+// kustomize-controller, network policies, a quota), running the Flux
+// tier's GitRepository and Kustomizations and removing it all adds to
+// RunNeeds. Server-side apply is a patch.
+func FluxInstallNeeds() []Access {
+	var out []Access
+	for _, v := range []string{"create", "delete", "get", "list", "patch"} {
+		for _, r := range []Access{
+			{Resource: "namespaces"},
+			{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"},
+			{Group: "rbac.authorization.k8s.io", Resource: "clusterroles"},
+			{Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings"},
+			{Resource: "serviceaccounts"},
+			{Resource: "services"},
+			{Resource: "resourcequotas"},
+			{Group: "networking.k8s.io", Resource: "networkpolicies"},
+			{Group: "apps", Resource: "deployments"},
+			{Group: "source.toolkit.fluxcd.io", Resource: "gitrepositories"},
+			{Group: "kustomize.toolkit.fluxcd.io", Resource: "kustomizations"},
+		} {
+			r.Verb = v
+			out = append(out, r)
+		}
+	}
+	// Flux's ClusterRoles and the cluster-admin binding of its reconciler
+	// grant what the user may have to pass on.
+	return append(out,
+		Access{Verb: "bind", Group: "rbac.authorization.k8s.io", Resource: "clusterroles"},
+		Access{Verb: "escalate", Group: "rbac.authorization.k8s.io", Resource: "clusterroles"},
+	)
+}
+
 // CheckAccess asks the API server (SelfSubjectAccessReview) about every
 // need; the error names each one denied.
 func CheckAccess(ctx context.Context, c client.Client, needs []Access) error {
@@ -271,7 +304,15 @@ func FluxInstalled(ctx context.Context, c client.Reader) (bool, string, error) {
 	case len(have) == 0:
 		return false, "", nil
 	}
-	return false, "", fmt.Errorf("Flux is half installed (has %s; lacks %s): repair or remove it, or pass --skip-flux", strings.Join(have, ", "), strings.Join(missing, ", "))
+	return false, "", &FluxHalfInstalledError{Have: have, Missing: missing}
+}
+
+// FluxHalfInstalledError is a cluster with some of FluxCRDs only: the run
+// neither uses nor installs over such a Flux.
+type FluxHalfInstalledError struct{ Have, Missing []string }
+
+func (e *FluxHalfInstalledError) Error() string {
+	return fmt.Sprintf("Flux is half installed (has %s; lacks %s): repair or remove it, or pass --skip-flux", strings.Join(e.Have, ", "), strings.Join(e.Missing, ", "))
 }
 
 // DeletableKinds are the cluster's kinds that can be listed and deleted,

@@ -20,6 +20,7 @@ import (
 
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/checks/installcheck"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/config"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/env/cluster"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux/gitserver"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/kube/imagepull"
@@ -54,28 +55,37 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 		if provider == nil || provider.Name() == "envtest" {
 			Skip("the Flux tier needs a cluster with nodes: run it with make e2e (kind) or DFE2E_CLUSTER=kubeconfig")
 		}
-		if !disposable() {
+		mode, err := config.FromEnv().FluxTierValue()
+		must(err)
+		runInstalled := mode == config.FluxTierRunInstalled
+		if !disposable() && !runInstalled {
 			// It installs Flux, applies the chain and removes the operator's
-			// Kustomization on purpose: never on a cluster someone keeps.
-			Skip("the Flux tier installs Flux and prunes the operator on purpose: it runs only on disposable clusters (kind via make e2e)")
+			// Kustomization on purpose: never on a cluster someone keeps,
+			// unless dfe2e installed Flux there for this run (and removes
+			// it, with everything labelled with the run, afterwards).
+			Skip("the Flux tier installs Flux and prunes the operator on purpose: it runs only on disposable clusters (kind via make e2e), or where `dfe2e e2e --kubeconfig` installed Flux for the run (" + config.EnvFluxTier + "=" + string(config.FluxTierRunInstalled) + ")")
 		}
 		image := config.FromEnv().GitServerImage
 		if image == "" {
-			Fail(config.EnvGitServerImage + " is not set: the in-cluster Git server image is built and loaded by `dfe2e e2e` (make e2e); on another cluster build it with `go run ./cmd/dfe2e e2e` once or load dfe2e.local/gitserver yourself")
+			Fail(config.EnvGitServerImage + " is not set: the in-cluster Git server image is built and loaded by `dfe2e e2e` (make e2e); for another cluster build it with `go run ./cmd/dfe2e flux-images`, push it where the cluster pulls from and pass `dfe2e e2e --kubeconfig … --git-server-image REF`")
 		}
 		fluxRun.blocked = map[string]string{}
 
-		By("installing Flux "+flux.Version+" (source-controller, kustomize-controller) through manifestgen/install", func() {
-			start := time.Now()
-			_, err := flux.Install(ctx, k8s, flux.OptionsFromEnv())
-			var be *imagepull.BlockedError
-			if errors.As(err, &be) {
-				fluxRun.setupBlocked = be.BlockedMessage("Flux controllers cannot run")
-				return
-			}
-			must(err)
-			AddReportEntry("flux install", time.Since(start).Round(time.Second).String())
-		})
+		if runInstalled {
+			By("using the Flux "+flux.Version+" that dfe2e installed for this run (it removes it afterwards)", func() {
+				for _, comp := range flux.Components {
+					err := flux.WaitDeployment(ctx, k8s, flux.Namespace, comp)
+					var be *imagepull.BlockedError
+					if errors.As(err, &be) {
+						fluxRun.setupBlocked = be.BlockedMessage("Flux controllers cannot run")
+						return
+					}
+					must(err)
+				}
+			})
+		} else {
+			installFlux(ctx)
+		}
 		if fluxRun.setupBlocked != "" {
 			return
 		}
@@ -86,6 +96,14 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 			fluxRun.order, err = flux.ChainOrder(tree)
 			must(err)
 		})
+		if labels := fluxRunLabels(); labels != nil {
+			By("labelling what Flux applies with the run's labels (spec.commonMetadata of every Flux Kustomization), so that the run removes it", func() {
+				rewrote, err := fluxfixture.LabelTree(fluxRun.files, fluxRun.tree, labels)
+				must(err)
+				AddReportEntry("run labels", fmt.Sprintf("%v on the Kustomizations of %s", labels, strings.Join(rewrote, ", ")))
+			})
+		}
+
 		// Each repetition starts from a chain it applies itself: Flux keeps a
 		// Kustomization Ready at a revision it served before even when what
 		// it applied is gone, and the Git server serves the same tree as the
@@ -257,7 +275,7 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 				func(s map[string]any) { s["path"] = "./kubernetes/apps/no-such-dir" }},
 		} {
 			It("fails the readiness check on "+d.defect+", naming it, within the Kustomization's timeout", func(ctx SpecContext) {
-				ks := fluxfixture.DefectKustomization(d.name, d.mutate)
+				ks := defectKustomization(d.name, d.mutate)
 				must(installcheck.Apply(ctx, k8s, []*unstructured.Unstructured{ks}))
 				DeferCleanup(func(ctx SpecContext) {
 					_, err := objects.DeleteAndWait(ctx, k8s, ks, wait.ObjectDeleted, "")
@@ -275,7 +293,7 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 		}
 
 		It("fails the prune-safety check when a shared namespace lacks the prune opt-out, naming the namespace", func(ctx SpecContext) {
-			ks := fluxfixture.DefectKustomization("dfe2e-defect-prune", func(s map[string]any) { s["path"] = "./" + fluxfixture.UnprotectedDir })
+			ks := defectKustomization("dfe2e-defect-prune", func(s map[string]any) { s["path"] = "./" + fluxfixture.UnprotectedDir })
 			must(installcheck.Apply(ctx, k8s, []*unstructured.Unstructured{ks}))
 			DeferCleanup(func(ctx SpecContext) {
 				_, err := objects.DeleteAndWait(ctx, k8s, ks, wait.ObjectDeleted, "")
@@ -382,4 +400,37 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 // in the operator's namespace.
 func removeNeighbour(ctx SpecContext) {
 	Expect(client.IgnoreNotFound(k8s.Delete(ctx, fluxfixture.Neighbour(operator.Namespace)))).To(Succeed())
+}
+
+// installFlux installs Flux for the tier on a disposable cluster.
+func installFlux(ctx SpecContext) {
+	By("installing Flux "+flux.Version+" (source-controller, kustomize-controller) through manifestgen/install", func() {
+		start := time.Now()
+		_, err := flux.Install(ctx, k8s, flux.OptionsFromEnv())
+		var be *imagepull.BlockedError
+		if errors.As(err, &be) {
+			fluxRun.setupBlocked = be.BlockedMessage("Flux controllers cannot run")
+			return
+		}
+		must(err)
+		AddReportEntry("flux install", time.Since(start).Round(time.Second).String())
+	})
+}
+
+// fluxRunLabels are the labels of what Flux applies for the tier: the
+// run's, on a cluster the run does not own (nil on the run's own cluster).
+func fluxRunLabels() map[string]string {
+	if id := config.FromEnv().RunID; id != "" {
+		return cluster.RunLabels(id)
+	}
+	return nil
+}
+
+// defectKustomization is a planted-defect Kustomization whose applied
+// objects carry the run's labels like the chain's.
+func defectKustomization(name string, mutate func(map[string]any)) *unstructured.Unstructured {
+	GinkgoHelper()
+	u := fluxfixture.DefectKustomization(name, mutate)
+	must(fluxfixture.SetRunLabels(u, fluxRunLabels()))
+	return u
 }

@@ -473,6 +473,31 @@ func (wk *worker) encode(buf []byte, tpl *commandTemplates, mix opMix, isGet []b
 	return buf
 }
 
+// rekey turns buf, which holds a batch whose GETs and SETs are in the
+// order prevGet gives, into the batch starting at request seq, when that
+// batch has the same order (with a 1:1 mix and an even pipeline, every
+// batch does): only the key digits are written, in the order encode draws
+// the keys, instead of copying every command's template again. It reports
+// false, leaving buf alone, when the order differs.
+func (wk *worker) rekey(buf []byte, tpl *commandTemplates, mix opMix, prevGet []bool, seq uint64) bool {
+	for i, g := range prevGet {
+		if mix.isGet(seq+uint64(i)) != g {
+			return false
+		}
+	}
+	off := 0
+	for _, g := range prevGet {
+		if g {
+			putDigits(buf[off+tpl.getKey:off+tpl.getKey+keyDigits], wk.keys.key())
+			off += len(tpl.get)
+		} else {
+			putDigits(buf[off+tpl.setKey:off+tpl.setKey+keyDigits], wk.keys.key())
+			off += len(tpl.set)
+		}
+	}
+	return true
+}
+
 // account counts one parsed reply to a GET (isGet) or SET request.
 func (wk *worker) account(measured bool, st replyStatus, msg []byte, isGet bool) {
 	if !measured {

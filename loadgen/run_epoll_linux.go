@@ -367,7 +367,11 @@ func (l *evLoop) issue(c *evConn, now time.Time) {
 	} else {
 		wk.localSeq += uint64(n)
 	}
-	c.wbuf = wk.encode(c.wbuf[:0], &l.tpl, l.mix, c.isGet[:n], seq)
+	// c.n is the previous batch's size until the line below (0 after a
+	// failure): its commands are still in c.wbuf, its send completed.
+	if n != c.n || !wk.rekey(c.wbuf, &l.tpl, l.mix, c.isGet[:n], seq) {
+		c.wbuf = wk.encode(c.wbuf[:0], &l.tpl, l.mix, c.isGet[:n], seq)
+	}
 	c.n, c.got, c.measured, c.sent = n, 0, measured, now
 	if l.ring != nil {
 		c.woff = 0

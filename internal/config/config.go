@@ -250,15 +250,19 @@ const (
 	// `dfe2e e2e` installed Flux for this run (labelled with its run id) and
 	// removes it afterwards; the specs use that Flux and install none.
 	FluxTierRunInstalled FluxTierMode = "run-installed"
+	// FluxTierClusterFlux: on a cluster the run does not own whose own
+	// Flux reconciles the tier's fixture; the specs place their Flux
+	// objects in a namespace of their own and never touch that Flux.
+	FluxTierClusterFlux FluxTierMode = "cluster-flux"
 )
 
 // FluxTierValue parses DFE2E_FLUX_TIER.
 func (s Settings) FluxTierValue() (FluxTierMode, error) {
 	switch m := FluxTierMode(s.FluxTier); m {
-	case FluxTierDisposable, FluxTierRunInstalled:
+	case FluxTierDisposable, FluxTierRunInstalled, FluxTierClusterFlux:
 		return m, nil
 	}
-	return "", fmt.Errorf("%s=%q: want %q (Flux installed by dfe2e for this run) or unset (disposable clusters only)", EnvFluxTier, s.FluxTier, FluxTierRunInstalled)
+	return "", fmt.Errorf("%s=%q: want %q (Flux installed by dfe2e for this run), %q (the cluster's own Flux) or unset (disposable clusters only)", EnvFluxTier, s.FluxTier, FluxTierRunInstalled, FluxTierClusterFlux)
 }
 
 // TestDepthValue parses DFE2E_TEST_DEPTH; set is false when it is empty.

@@ -164,7 +164,7 @@ func TestChildEnv(t *testing.T) {
 }
 
 func TestFluxTierValue(t *testing.T) {
-	for raw, want := range map[string]FluxTierMode{"": FluxTierDisposable, "run-installed": FluxTierRunInstalled} {
+	for raw, want := range map[string]FluxTierMode{"": FluxTierDisposable, "run-installed": FluxTierRunInstalled, "cluster-flux": FluxTierClusterFlux} {
 		if got, err := (Settings{FluxTier: raw}).FluxTierValue(); err != nil || got != want {
 			t.Errorf("%s=%q: got %q, %v; want %q", EnvFluxTier, raw, got, err, want)
 		}

@@ -34,6 +34,10 @@ const (
 	KustomizeControllerVersn = "v1.9.5"
 	Namespace                = "flux-system"
 	Registry                 = "ghcr.io/fluxcd"
+	// TierNamespace holds the Flux tier's GitRepository and Kustomizations
+	// on a cluster whose Flux is the user's: apart from that Flux's own
+	// objects (flux-system/flux-system, a cluster-apps of theirs …).
+	TierNamespace = "dfe2e-flux"
 )
 
 // Components are the controllers this project installs.

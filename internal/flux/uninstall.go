@@ -110,49 +110,9 @@ func Uninstall(ctx context.Context, c client.Client, objs []*unstructured.Unstru
 	}
 	var removed []string
 	remove := func(what string, bound wait.Name, items []*unstructured.Unstructured) error {
-		var mine []*unstructured.Unstructured
-		for _, u := range items {
-			live := &unstructured.Unstructured{}
-			live.SetGroupVersionKind(u.GroupVersionKind())
-			err := c.Get(ctx, client.ObjectKeyFromObject(u), live)
-			if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("reading %s: %w", installcheck.Ref(u), err)
-			}
-			if !owner.owns(live) {
-				continue // not the run's: left as it is
-			}
-			if err := c.Delete(ctx, live, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
-				return fmt.Errorf("deleting %s: %w", installcheck.Ref(u), err)
-			}
-			logf("flux removal: deleted %s", installcheck.Ref(u))
-			mine = append(mine, u)
-		}
-		if len(mine) == 0 {
-			return nil
-		}
-		var left []string
-		_, err := wait.For(ctx, fmt.Sprintf("%d %s of run %s to be gone", len(mine), what, owner.Value), bound, func(ctx context.Context) (bool, string, error) {
-			left = left[:0]
-			for _, u := range mine {
-				live := &unstructured.Unstructured{}
-				live.SetGroupVersionKind(u.GroupVersionKind())
-				err := c.Get(ctx, client.ObjectKeyFromObject(u), live)
-				if err == nil || !(apierrors.IsNotFound(err) || meta.IsNoMatchError(err)) {
-					left = append(left, installcheck.Ref(u))
-				}
-			}
-			return len(left) == 0, "left: " + strings.Join(left, ", "), nil
-		})
-		if err != nil {
-			return fmt.Errorf("removing Flux: %s still there: %w", strings.Join(left, ", "), err)
-		}
-		for _, u := range mine {
-			removed = append(removed, installcheck.Ref(u))
-		}
-		return nil
+		r, err := deleteOwned(ctx, c, owner, what, bound, items, logf)
+		removed = append(removed, r...)
+		return err
 	}
 
 	custom, foreign, err := fluxObjects(ctx, c, objs, owner)
@@ -202,7 +162,13 @@ func Uninstall(ctx context.Context, c client.Client, objs []*unstructured.Unstru
 // fluxObjects lists, in every namespace, the objects of the kinds the CRDs
 // of objs define: the run's own ones, and the others by name.
 func fluxObjects(ctx context.Context, c client.Client, objs []*unstructured.Unstructured, owner Owner) (mine []*unstructured.Unstructured, foreign []string, err error) {
-	for _, gvk := range CRDKinds(objs) {
+	return listKinds(ctx, c, CRDKinds(objs), owner)
+}
+
+// listKinds lists the objects of kinds in every namespace: owner's, and
+// the others by name.
+func listKinds(ctx context.Context, c client.Client, kinds []schema.GroupVersionKind, owner Owner) (mine []*unstructured.Unstructured, foreign []string, err error) {
+	for _, gvk := range kinds {
 		l := &unstructured.UnstructuredList{}
 		l.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 		if err := c.List(ctx, l); err != nil {
@@ -265,4 +231,71 @@ func relabel(ctx context.Context, c client.Client, objs []*unstructured.Unstruct
 		}
 	}
 	return nil
+}
+
+// deleteOwned deletes those of items that owner created and waits (bound)
+// until they are gone; it returns them, or names those still there.
+func deleteOwned(ctx context.Context, c client.Client, owner Owner, what string, bound wait.Name, items []*unstructured.Unstructured, logf func(string, ...any)) ([]string, error) {
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	var mine []*unstructured.Unstructured
+	for _, u := range items {
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(u.GroupVersionKind())
+		err := c.Get(ctx, client.ObjectKeyFromObject(u), live)
+		if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", installcheck.Ref(u), err)
+		}
+		if !owner.owns(live) {
+			continue // not the run's: left as it is
+		}
+		if err := c.Delete(ctx, live, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("deleting %s: %w", installcheck.Ref(u), err)
+		}
+		logf("flux removal: deleted %s", installcheck.Ref(u))
+		mine = append(mine, u)
+	}
+	if len(mine) == 0 {
+		return nil, nil
+	}
+	var left []string
+	_, err := wait.For(ctx, fmt.Sprintf("%d %s of run %s to be gone", len(mine), what, owner.Value), bound, func(ctx context.Context) (bool, string, error) {
+		left = left[:0]
+		for _, u := range mine {
+			live := &unstructured.Unstructured{}
+			live.SetGroupVersionKind(u.GroupVersionKind())
+			err := c.Get(ctx, client.ObjectKeyFromObject(u), live)
+			if err == nil || !(apierrors.IsNotFound(err) || meta.IsNoMatchError(err)) {
+				left = append(left, installcheck.Ref(u))
+			}
+		}
+		return len(left) == 0, "left: " + strings.Join(left, ", "), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("removing Flux objects: %s still there: %w", strings.Join(left, ", "), err)
+	}
+	var removed []string
+	for _, u := range mine {
+		removed = append(removed, installcheck.Ref(u))
+	}
+	return removed, nil
+}
+
+// RemoveRunObjects deletes the objects of kinds (Flux's: GitRepository,
+// Kustomization …) that owner created, in every namespace, while Flux's
+// controllers still run and handle their finalizers, and waits until they
+// are gone; objects of others are left as they are.
+func RemoveRunObjects(ctx context.Context, c client.Client, kinds []schema.GroupVersionKind, owner Owner, logf func(string, ...any)) ([]string, error) {
+	if owner.Value == "" {
+		return nil, fmt.Errorf("removing Flux objects without a run id would select nothing safely; refusing")
+	}
+	mine, _, err := listKinds(ctx, c, kinds, owner)
+	if err != nil {
+		return nil, err
+	}
+	return deleteOwned(ctx, c, owner, "objects of Flux's kinds (while the controllers handle their finalizers)", wait.FluxRestored, mine, logf)
 }

@@ -172,3 +172,22 @@ func TestUninstallRefusesWithoutARunID(t *testing.T) {
 		t.Fatal("removed Flux with no run id to select by")
 	}
 }
+
+// On a cluster with its own Flux only the run's Flux objects go; the
+// user's Kustomization of the same name in flux-system stays.
+func TestRemoveRunObjectsLeavesTheUsersFluxObjects(t *testing.T) {
+	mine := obj("kustomize.toolkit.fluxcd.io/v1", "Kustomization", TierNamespace, "cluster-apps", ours)
+	theirs := obj("kustomize.toolkit.fluxcd.io/v1", "Kustomization", Namespace, "cluster-apps", nil)
+	repo := obj("source.toolkit.fluxcd.io/v1", "GitRepository", Namespace, "flux-system", nil)
+	c := fakeWithFlux(mine, theirs, repo)
+	removed, err := RemoveRunObjects(context.Background(), c, []schema.GroupVersionKind{GitRepositoryGVK, KustomizationGVK}, runOwner, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(removed) != "[Kustomization/"+TierNamespace+"/cluster-apps]" {
+		t.Errorf("removed %v, want only the run's Kustomization", removed)
+	}
+	if exists(t, c, mine) || !exists(t, c, theirs) || !exists(t, c, repo) {
+		t.Errorf("want the run's Kustomization gone and the user's objects kept")
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -152,10 +153,14 @@ func existingE2E(ctx context.Context, o Options, logf func(string, ...any)) (*Re
 		}},
 		{"cluster: this user may do what the run does (SelfSubjectAccessReview)", func(ctx context.Context) (string, error) {
 			needs := cluster.RunNeeds()
-			if mayInstallFlux(o) {
-				// Only a cluster without Flux gets one installed.
-				if present, _, err := cluster.FluxInstalled(ctx, c); err == nil && !present {
+			if mayRunFlux(o) {
+				// Only a cluster without Flux gets one installed; with its
+				// own Flux the fixture's objects are all the tier writes.
+				switch present, _, err := cluster.FluxInstalled(ctx, c); {
+				case err == nil && !present && !o.Existing.SkipFluxInstall:
 					needs = append(needs, cluster.FluxInstallNeeds()...)
+				case err == nil && present:
+					needs = append(needs, cluster.FluxObjectNeeds()...)
 				}
 			}
 			if err := cluster.CheckAccess(ctx, c, needs); err != nil {
@@ -255,10 +260,9 @@ func existingE2E(ctx context.Context, o Options, logf func(string, ...any)) (*Re
 	return rec, err
 }
 
-// mayInstallFlux: the options let the Flux tier install Flux on a cluster
-// without it.
-func mayInstallFlux(o Options) bool {
-	return !o.Flux.Skip && !o.Existing.SkipFluxInstall && o.Existing.GitServerImage != ""
+// mayRunFlux: the options let the Flux tier run (given the cluster's Flux).
+func mayRunFlux(o Options) bool {
+	return !o.Flux.Skip && o.Existing.GitServerImage != ""
 }
 
 // existingSettings is what the suites are told on an existing cluster: the
@@ -279,10 +283,6 @@ func existingSettings(base config.Settings, o Options, storageClass, runID strin
 
 // Why the Flux tier is not run on a cluster the run does not own.
 const (
-	// FluxPresentNotRun: the cluster has its own Flux, which the run never
-	// installs over, upgrades or removes; the fixture's Flux objects would
-	// share its namespace and names (GitRepository flux-system/flux-system).
-	FluxPresentNotRun = "the cluster has its own Flux: the run never installs, upgrades or removes it, and the Flux tier's fixture would put its GitRepository and Kustomizations beside yours under the same names (flux-system/flux-system, cluster-apps) — run the tier on a cluster or context without Flux, where the run installs its own and removes it afterwards"
 	// FluxSkipInstallNotRun: no Flux, and --skip-flux-install.
 	FluxSkipInstallNotRun = "Flux is not installed on this cluster and --skip-flux-install says not to install it: the Flux tier needs Flux — leave out --skip-flux-install to have the run install Flux " + flux.Version + " (labelled with the run id) and remove it at the end"
 	// GitServerImageNeeded: no --git-server-image.
@@ -302,14 +302,19 @@ type fluxTierEnv struct {
 	settings func() config.Settings
 	// installed is what the tier installed (nil: nothing), for removeFlux.
 	installed []*unstructured.Unstructured
+	// clusterFlux: the cluster's own Flux reconciles the tier's fixture.
+	clusterFlux bool
 }
 
 // existingFluxTier is the Flux tier on a cluster the run does not own. It
-// runs when the cluster has no Flux, --skip-flux-install is not given and
-// --git-server-image names the Git server image: Flux is installed then,
-// every object labelled with the run id, and removed at the end
-// (removeFlux). Otherwise the tier is recorded as not run, with a reason
-// saying what to do, and nothing is created.
+// needs --git-server-image (the Git server image the cluster can pull).
+// On a cluster without Flux it installs Flux, every object labelled with
+// the run id, unless --skip-flux-install, and removes it at the end
+// (removeFlux). On a cluster with its own Flux it installs nothing: that
+// Flux reconciles the fixture, which the suites put into
+// flux.TierNamespace (refused when that namespace exists). Otherwise the
+// tier is recorded as not run, with a reason saying what to do, and
+// nothing is created.
 func existingFluxTier(o Options, fe *fluxTierEnv) Tier {
 	return Tier{Name: "flux", LabelFilter: withoutUpgrade(o.Flux.LabelFilter), Report: filepath.Join(o.Artifacts, "e2e-existing-health.json"),
 		Before: []Step{
@@ -321,8 +326,16 @@ func existingFluxTier(o Options, fe *fluxTierEnv) Tier {
 					return "", &NotRunError{Why: half.Error()}
 				case err != nil:
 					return "", err
+				case present && o.Existing.GitServerImage == "":
+					return "", &NotRunError{Why: GitServerImageNeeded}
 				case present:
-					return "", &NotRunError{Why: FluxPresentNotRun + " (the cluster's own Flux, " + detail + ", is left as it is)"}
+					// The fixture's objects go into a namespace of the
+					// run's own, never beside the user's Flux objects.
+					if err := cluster.NamespaceFree(ctx, fe.client(), flux.TierNamespace); err != nil {
+						return "", BadInput(fmt.Errorf("the Flux tier puts its GitRepository and Kustomizations into namespace %s, apart from your Flux's: %w", flux.TierNamespace, err))
+					}
+					fe.clusterFlux = true
+					return "the cluster's own Flux (" + detail + ") reconciles the tier's fixture in namespace " + flux.TierNamespace + "; that Flux is never installed over, upgraded or removed", nil
 				case o.Existing.SkipFluxInstall:
 					return "", &NotRunError{Why: FluxSkipInstallNotRun}
 				case o.Existing.GitServerImage == "":
@@ -331,6 +344,9 @@ func existingFluxTier(o Options, fe *fluxTierEnv) Tier {
 				return "absent: the run installs Flux " + flux.Version + " and removes it at the end", nil
 			}},
 			{"flux: install Flux " + flux.Version + " (labelled " + cluster.RunLabel + "=" + fe.runID + ")", func(ctx context.Context) (string, error) {
+				if fe.clusterFlux {
+					return "", ErrNothingToDo
+				}
 				objs, err := flux.Render(flux.Options{ManifestsDir: o.Flux.Manifests})
 				if err != nil {
 					return "", err
@@ -352,6 +368,9 @@ func existingFluxTier(o Options, fe *fluxTierEnv) Tier {
 		Run: func(ctx context.Context, report string) error {
 			s := fe.settings()
 			s.GitServerImage, s.FluxManifests, s.FluxTier = o.Existing.GitServerImage, o.Flux.Manifests, string(config.FluxTierRunInstalled)
+			if fe.clusterFlux {
+				s.FluxTier = string(config.FluxTierClusterFlux)
+			}
 			return fe.run(ctx, report, s)
 		}}
 }
@@ -360,11 +379,27 @@ func existingFluxTier(o Options, fe *fluxTierEnv) Tier {
 // before the removal of the run's other objects, while Flux's controllers
 // can still handle the finalizers of its objects (flux.Uninstall).
 func removeFlux(fe *fluxTierEnv, logf func(string, ...any)) Teardown {
-	return Teardown{"flux: remove the Flux this run installed (its objects, controllers, RBAC, CRDs, namespace)", func(ctx context.Context, _ bool) (string, error) {
-		if fe.installed == nil || fe.client() == nil {
+	return Teardown{"flux: remove the Flux objects of the run (and the Flux it installed: controllers, RBAC, CRDs, namespace)", func(ctx context.Context, _ bool) (string, error) {
+		if fe.client() == nil {
 			return "", ErrNothingToDo
 		}
-		removed, err := flux.Uninstall(ctx, fe.client(), fe.installed, flux.Owner{Label: cluster.RunLabel, Value: fe.runID}, logf)
+		owner := flux.Owner{Label: cluster.RunLabel, Value: fe.runID}
+		if fe.clusterFlux {
+			// Only the run's GitRepository and Kustomizations, while the
+			// cluster's controllers handle their finalizers.
+			removed, err := flux.RemoveRunObjects(ctx, fe.client(), []schema.GroupVersionKind{flux.GitRepositoryGVK, flux.KustomizationGVK}, owner, logf)
+			if err != nil {
+				return "", err
+			}
+			if len(removed) == 0 {
+				return "the cluster's own Flux was left as it is; no Flux object of the run was left", nil
+			}
+			return fmt.Sprintf("the cluster's own Flux was left as it is; removed the run's %s", strings.Join(removed, ", ")), nil
+		}
+		if fe.installed == nil {
+			return "", ErrNothingToDo
+		}
+		removed, err := flux.Uninstall(ctx, fe.client(), fe.installed, owner, logf)
 		if err != nil {
 			return "", err
 		}

@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -111,7 +112,7 @@ func TestTheFluxTierOnAnExistingClusterIsNotRunAndInstallsNothingWhen(t *testing
 		image      string
 		want, also string
 	}{
-		{"the cluster has its own Flux", both, false, "reg.example/gitserver:1", FluxPresentNotRun, "the cluster's own Flux"},
+		{"the cluster has its own Flux and no --git-server-image", both, false, "", GitServerImageNeeded, "--git-server-image"},
 		{"Flux is half installed", []client.Object{fluxCRD(cluster.FluxCRDs[0])}, false, "reg.example/gitserver:1", "Flux is half installed", cluster.FluxCRDs[1]},
 		{"no Flux and --skip-flux-install", nil, true, "reg.example/gitserver:1", FluxSkipInstallNotRun, "--skip-flux-install"},
 		{"no Flux and no --git-server-image", nil, false, "", GitServerImageNeeded, "dfe2e flux-images"},
@@ -216,7 +217,7 @@ func TestFluxTierUntouchedNamesAFluxInstalledOnTheUsersCluster(t *testing.T) {
 // Planted defect: the tier recorded as run (no reason) on the user's cluster.
 func TestFluxTierUntouchedNamesATierThatRan(t *testing.T) {
 	rec := &Record{Tiers: map[string]string{"flux": "ran"}}
-	err := fluxTierUntouched(rec, nil, FluxPresentNotRun)
+	err := fluxTierUntouched(rec, nil, FluxSkipInstallNotRun)
 	if err == nil || !strings.Contains(err.Error(), `the Flux tier is "ran"`) {
 		t.Fatalf("want the check to name the tier that ran, got %v", err)
 	}
@@ -269,5 +270,46 @@ func TestThePreflightAsksForEverythingTheFluxInstallDoes(t *testing.T) {
 	}
 	if left := uncoveredInstall(objs, trimmed); len(left) == 0 || !strings.Contains(strings.Join(left, " "), "create networkpolicies.networking.k8s.io") {
 		t.Fatalf("want the missing networkpolicies named, got %v", left)
+	}
+}
+
+func TestTheFluxTierUsesTheClustersOwnFluxWithoutTouchingIt(t *testing.T) {
+	w := &writeRecorder{Client: fakecluster.Client(fluxCRD(cluster.FluxCRDs[0]), fluxCRD(cluster.FluxCRDs[1]))}
+	fe, ran, installed := testFluxEnv(w)
+	o := Options{Artifacts: t.TempDir(), Flux: FluxOptions{LabelFilter: "health"}}
+	o.Existing.GitServerImage = "reg.example/gitserver:1"
+	rec, err := Execute(context.Background(), Plan{Tiers: []Tier{existingFluxTier(o, fe)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Tiers["flux"] != "ran" || *installed || len(w.writes) > 0 {
+		t.Fatalf("tier %q, installed %v, writes %v: want the tier run on the cluster's Flux with nothing written by the runner", rec.Tiers["flux"], *installed, w.writes)
+	}
+	if len(*ran) != 1 || (*ran)[0].FluxTier != string(config.FluxTierClusterFlux) {
+		t.Fatalf("the suites are told %v, want %s=%s", *ran, config.EnvFluxTier, config.FluxTierClusterFlux)
+	}
+	for _, s := range rec.Steps {
+		if strings.HasPrefix(s.Name, "flux: Flux on this cluster") && !strings.Contains(s.Detail, "namespace "+flux.TierNamespace) {
+			t.Errorf("the step does not say where the fixture goes: %q", s.Detail)
+		}
+	}
+}
+
+// Planted defect: the tier's own namespace already exists on the user's
+// cluster (theirs): the tier is refused as bad input naming it.
+func TestTheFluxTierRefusesItsNamespaceWhenItExists(t *testing.T) {
+	ns := &corev1.Namespace{}
+	ns.Name = flux.TierNamespace
+	w := &writeRecorder{Client: fakecluster.Client(fluxCRD(cluster.FluxCRDs[0]), fluxCRD(cluster.FluxCRDs[1]), ns)}
+	fe, ran, _ := testFluxEnv(w)
+	o := Options{Artifacts: t.TempDir(), Flux: FluxOptions{LabelFilter: "health"}}
+	o.Existing.GitServerImage = "reg.example/gitserver:1"
+	_, err := Execute(context.Background(), Plan{Tiers: []Tier{existingFluxTier(o, fe)}})
+	var bad *BadInputError
+	if !errors.As(err, &bad) || !strings.Contains(err.Error(), "namespace "+flux.TierNamespace) {
+		t.Fatalf("want bad input naming namespace %s, got %v", flux.TierNamespace, err)
+	}
+	if len(*ran) > 0 || len(w.writes) > 0 {
+		t.Errorf("ran the suites (%d) or wrote %v although refused", len(*ran), w.writes)
 	}
 }

@@ -194,19 +194,31 @@ func FluxInstallNeeds() []Access {
 			{Resource: "resourcequotas"},
 			{Group: "networking.k8s.io", Resource: "networkpolicies"},
 			{Group: "apps", Resource: "deployments"},
-			{Group: "source.toolkit.fluxcd.io", Resource: "gitrepositories"},
-			{Group: "kustomize.toolkit.fluxcd.io", Resource: "kustomizations"},
 		} {
 			r.Verb = v
 			out = append(out, r)
 		}
 	}
+	out = append(out, FluxObjectNeeds()...)
 	// Flux's ClusterRoles and the cluster-admin binding of its reconciler
 	// grant what the user may have to pass on.
 	return append(out,
 		Access{Verb: "bind", Group: "rbac.authorization.k8s.io", Resource: "clusterroles"},
 		Access{Verb: "escalate", Group: "rbac.authorization.k8s.io", Resource: "clusterroles"},
 	)
+}
+
+// FluxObjectNeeds is what the Flux tier's fixture does with Flux's
+// objects (its GitRepository and Kustomizations, suspended and removed),
+// whoever installed Flux.
+func FluxObjectNeeds() []Access {
+	var out []Access
+	for _, v := range []string{"create", "delete", "get", "list", "patch"} {
+		out = append(out,
+			Access{Verb: v, Group: "source.toolkit.fluxcd.io", Resource: "gitrepositories"},
+			Access{Verb: v, Group: "kustomize.toolkit.fluxcd.io", Resource: "kustomizations"})
+	}
+	return out
 }
 
 // CheckAccess asks the API server (SelfSubjectAccessReview) about every

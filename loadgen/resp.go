@@ -143,6 +143,27 @@ func (rr *replyReader) next() (st replyStatus, msg []byte, err error) {
 	if len(b) == 0 {
 		return replyIncomplete, nil, nil
 	}
+	// The replies of a GET/SET load, "+OK" and a short bulk string, are
+	// parsed without searching for the line end; anything else (or an
+	// incomplete header) takes the general path below.
+	if len(b) >= 5 && b[0] == '+' && b[1] == 'O' && b[2] == 'K' && b[3] == '\r' && b[4] == '\n' {
+		rr.r += 5
+		return replyOK, nil, nil
+	}
+	if b[0] == '$' {
+		n, i := 0, 1
+		for ; i < len(b) && i <= 10 && b[i] >= '0' && b[i] <= '9'; i++ {
+			n = n*10 + int(b[i]-'0')
+		}
+		if i > 1 && i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n' {
+			total := i + 2 + n + 2
+			if len(b) < total {
+				return replyIncomplete, nil, nil
+			}
+			rr.r += total
+			return replyOK, nil, nil
+		}
+	}
 	end := lineEnd(b)
 	if end == -2 {
 		return 0, nil, fmt.Errorf("%w: line not ended by CRLF", errProtocol)

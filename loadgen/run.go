@@ -461,8 +461,12 @@ func (wk *worker) loop(ctx context.Context) {
 // encode appends one batch of len(isGet) commands, the op of each from the
 // GET:SET cycle at seq onwards, and notes which are GETs for pairing replies.
 func (wk *worker) encode(buf []byte, tpl *commandTemplates, mix opMix, isGet []bool, seq uint64) []byte {
+	j := seq % mix.cycle // as mix.isGet(seq+i), without a division per request
 	for i := range isGet {
-		g := mix.isGet(seq + uint64(i))
+		g := j < mix.get
+		if j++; j == mix.cycle {
+			j = 0
+		}
 		isGet[i] = g
 		if g {
 			buf = tpl.appendGet(buf, wk.keys.key())
@@ -480,9 +484,13 @@ func (wk *worker) encode(buf []byte, tpl *commandTemplates, mix opMix, isGet []b
 // the keys, instead of copying every command's template again. It reports
 // false, leaving buf alone, when the order differs.
 func (wk *worker) rekey(buf []byte, tpl *commandTemplates, mix opMix, prevGet []bool, seq uint64) bool {
-	for i, g := range prevGet {
-		if mix.isGet(seq+uint64(i)) != g {
+	j := seq % mix.cycle // position in the mix's cycle, stepped without a division per request
+	for _, g := range prevGet {
+		if (j < mix.get) != g {
 			return false
+		}
+		if j++; j == mix.cycle {
+			j = 0
 		}
 	}
 	off := 0

@@ -57,13 +57,13 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 		}
 		mode, err := config.FromEnv().FluxTierValue()
 		must(err)
-		runInstalled := mode == config.FluxTierRunInstalled
-		if !disposable() && !runInstalled {
+		runInstalled, clusterFlux := mode == config.FluxTierRunInstalled, mode == config.FluxTierClusterFlux
+		if !disposable() && !runInstalled && !clusterFlux {
 			// It installs Flux, applies the chain and removes the operator's
 			// Kustomization on purpose: never on a cluster someone keeps,
 			// unless dfe2e installed Flux there for this run (and removes
 			// it, with everything labelled with the run, afterwards).
-			Skip("the Flux tier installs Flux and prunes the operator on purpose: it runs only on disposable clusters (kind via make e2e), or where `dfe2e e2e --kubeconfig` installed Flux for the run (" + config.EnvFluxTier + "=" + string(config.FluxTierRunInstalled) + ")")
+			Skip("the Flux tier installs Flux and prunes the operator on purpose: it runs only on disposable clusters (kind via make e2e), or where `dfe2e e2e --kubeconfig` installed Flux for the run or found the cluster's own (" + config.EnvFluxTier + "=" + string(config.FluxTierRunInstalled) + " or " + string(config.FluxTierClusterFlux) + ")")
 		}
 		image := config.FromEnv().GitServerImage
 		if image == "" {
@@ -83,6 +83,15 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 					must(err)
 				}
 			})
+		} else if clusterFlux {
+			By("using the cluster's own Flux, which nothing of the tier installs, changes or removes: the fixture's Flux objects go into namespace "+flux.TierNamespace, func() {
+				fluxfixture.Namespace = flux.TierNamespace
+				ns := &unstructured.Unstructured{}
+				ns.SetAPIVersion("v1")
+				ns.SetKind("Namespace")
+				ns.SetName(flux.TierNamespace)
+				must(installcheck.Apply(ctx, k8s, []*unstructured.Unstructured{ns}))
+			})
 		} else {
 			installFlux(ctx)
 		}
@@ -96,6 +105,17 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 			fluxRun.order, err = flux.ChainOrder(tree)
 			must(err)
 		})
+		if clusterFlux {
+			By("moving the tree's Flux Kustomizations and their references into namespace "+flux.TierNamespace+", apart from the cluster's own Flux objects", func() {
+				_, err := fluxfixture.RelocateTree(fluxRun.files, fluxRun.tree, flux.TierNamespace)
+				must(err)
+				if out := fluxfixture.OutsideNamespace(fluxRun.files, flux.TierNamespace); len(out) > 0 {
+					Fail("Flux objects of the served tree left beside the cluster's own Flux: " + strings.Join(out, "; "))
+				}
+				fluxRun.order, err = flux.ChainOrder(fluxRun.tree)
+				must(err)
+			})
+		}
 		if labels := fluxRunLabels(); labels != nil {
 			By("labelling what Flux applies with the run's labels (spec.commonMetadata of every Flux Kustomization), so that the run removes it", func() {
 				rewrote, err := fluxfixture.LabelTree(fluxRun.files, fluxRun.tree, labels)
@@ -129,7 +149,7 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 			AddReportEntry("git source", fluxRun.served.URL+" "+fluxRun.served.Revision)
 		})
 		By("applying the GitRepository and the entry-point Kustomization "+fluxfixture.ClusterApps+" from the tree", func() {
-			entry := fluxRun.tree.Kustomization(flux.Namespace, fluxfixture.ClusterApps)
+			entry := fluxRun.tree.Kustomization(fluxfixture.Namespace, fluxfixture.ClusterApps)
 			if entry == nil {
 				Fail("the fixtures tree has no Flux Kustomization " + fluxfixture.ClusterApps)
 			}
@@ -206,7 +226,7 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 	})
 
 	It("has every object of the operator bundle applied by Flux (kustomize-controller owns its fields)", func(ctx SpecContext) {
-		k := fluxRun.tree.Kustomization(flux.Namespace, fluxfixture.OperatorKS)
+		k := fluxRun.tree.Kustomization(fluxfixture.Namespace, fluxfixture.OperatorKS)
 		Expect(k).NotTo(BeNil())
 		var missing []string
 		what := fmt.Sprintf("the %d objects of Kustomization %s to be applied by kustomize-controller", len(k.Objects), fluxfixture.OperatorKS)
@@ -236,8 +256,8 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 
 	It("runs test-cache: Dragonfly phase Ready and PING answered over RESP from its own namespace", func(ctx SpecContext) {
 		reportDataPlane()
-		if msg, ok := fluxRun.blocked[flux.Namespace+"/"+fluxfixture.TestCache]; ok {
-			Skip(verdict.BlockedMessage("Dragonfly database/test-cache is never applied: Kustomization test-cache "+msg+" ("+fluxRun.blocked[flux.Namespace+"/"+fluxfixture.OperatorKS]+")",
+		if msg, ok := fluxRun.blocked[fluxfixture.Namespace+"/"+fluxfixture.TestCache]; ok {
+			Skip(verdict.BlockedMessage("Dragonfly database/test-cache is never applied: Kustomization test-cache "+msg+" ("+fluxRun.blocked[fluxfixture.Namespace+"/"+fluxfixture.OperatorKS]+")",
 				"supply the operator image and the Dragonfly image it deploys (docker.dragonflydb.io/dragonflydb/dragonfly) with --image-archive, or override the images"))
 		}
 		df := &unstructured.Unstructured{}
@@ -376,7 +396,7 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 		})
 		ks := &unstructured.Unstructured{}
 		ks.SetGroupVersionKind(flux.KustomizationGVK)
-		ks.SetNamespace(flux.Namespace)
+		ks.SetNamespace(fluxfixture.Namespace)
 		ks.SetName(fluxfixture.OperatorKS)
 		took, err := objects.DeleteAndWait(ctx, k8s, ks, wait.FluxRestored, " (its finalizer prunes what it applied, after any in-flight reconcile: up to its 5m health-check timeout)")
 		Expect(err).NotTo(HaveOccurred())

@@ -47,17 +47,18 @@ func NewChain(order []*gitops.Kustomization) Chain {
 func kustomization(name string) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(flux.KustomizationGVK)
-	u.SetNamespace(flux.Namespace)
+	u.SetNamespace(Namespace)
 	u.SetName(name)
 	return u
 }
 
 // rest is what is not Flux's to prune: the source, the Git server and the
-// neighbour tenant the prune-safety specs plant.
+// neighbour tenant the prune-safety specs plant (and the fixture's own
+// namespace, when it has one).
 func rest() []*unstructured.Unstructured {
 	src := &unstructured.Unstructured{}
 	src.SetGroupVersionKind(flux.GitRepositoryGVK)
-	src.SetNamespace(flux.Namespace)
+	src.SetNamespace(Namespace)
 	src.SetName(SourceName)
 	tenant := &unstructured.Unstructured{}
 	tenant.SetAPIVersion("v1")
@@ -68,7 +69,16 @@ func rest() []*unstructured.Unstructured {
 	ns.SetAPIVersion("v1")
 	ns.SetKind("Namespace")
 	ns.SetName(GitServerNamespace)
-	return []*unstructured.Unstructured{src, tenant, ns}
+	out := []*unstructured.Unstructured{src, tenant, ns}
+	if Namespace != flux.Namespace {
+		// The fixture's own namespace beside a Flux that is not the run's.
+		own := &unstructured.Unstructured{}
+		own.SetAPIVersion("v1")
+		own.SetKind("Namespace")
+		own.SetName(Namespace)
+		out = append(out, own)
+	}
+	return out
 }
 
 // applied is what the Chain's Kustomizations that exist now applied (their

@@ -122,16 +122,22 @@ func KSTimeout(k *gitops.Kustomization) time.Duration {
 	return wait.Timeout(wait.KustomizationReady)
 }
 
-// KSKey is the key of a Flux object in Flux's namespace.
+// Namespace holds the fixture's Flux objects (GitRepository,
+// Kustomizations): Flux's own namespace, or flux.TierNamespace on a
+// cluster whose Flux is the user's (the suites set it before the tier's
+// specs, with RelocateTree for the served tree).
+var Namespace = flux.Namespace
+
+// KSKey is the key of a fixture's Flux object (in Namespace).
 func KSKey(name string) client.ObjectKey {
-	return client.ObjectKey{Namespace: flux.Namespace, Name: name}
+	return client.ObjectKey{Namespace: Namespace, Name: name}
 }
 
 // GitRepository is the source every fixture Kustomization names.
 func GitRepository(url string) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-		"metadata": map[string]any{"name": SourceName, "namespace": flux.Namespace},
+		"metadata": map[string]any{"name": SourceName, "namespace": Namespace},
 		"spec": map[string]any{"interval": "10m", "timeout": "60s", "url": url,
 			"ref": map[string]any{"branch": gitserver.DefaultBranch}},
 	}}
@@ -148,7 +154,7 @@ func DefectKustomization(name string, mutate func(spec map[string]any)) *unstruc
 	mutate(spec)
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-		"metadata": map[string]any{"name": name, "namespace": flux.Namespace},
+		"metadata": map[string]any{"name": name, "namespace": Namespace},
 		"spec":     spec,
 	}}
 }

@@ -48,6 +48,12 @@ func LabelTree(files map[string][]byte, tree *gitops.Tree, labels map[string]str
 	if len(labels) == 0 {
 		return nil, nil
 	}
+	return rewriteTree(files, tree, func(u *unstructured.Unstructured) error { return SetRunLabels(u, labels) })
+}
+
+// rewriteTree applies edit to every Flux Kustomization of the served files
+// (re-encoding only the files that hold one) and of the rendered tree.
+func rewriteTree(files map[string][]byte, tree *gitops.Tree, edit func(*unstructured.Unstructured) error) ([]string, error) {
 	var rewrote []string
 	for path, b := range files {
 		if !strings.HasSuffix(path, ".yaml") && !strings.HasSuffix(path, ".yml") {
@@ -60,7 +66,7 @@ func LabelTree(files map[string][]byte, tree *gitops.Tree, labels map[string]str
 		changed := false
 		for _, d := range docs {
 			if isFluxKustomization(d) {
-				if err := SetRunLabels(d, labels); err != nil {
+				if err := edit(d); err != nil {
 					return nil, fmt.Errorf("%s: %w", path, err)
 				}
 				changed = true
@@ -82,15 +88,119 @@ func LabelTree(files map[string][]byte, tree *gitops.Tree, labels map[string]str
 	}
 	if tree != nil {
 		for _, k := range tree.Kustomizations {
-			if k.Object != nil && isFluxKustomization(k.Object) {
-				if err := SetRunLabels(k.Object, labels); err != nil {
-					return nil, err
+			// Its definition, and the Flux Kustomizations it applies.
+			for _, u := range append([]*unstructured.Unstructured{k.Object}, k.Objects...) {
+				if u != nil && isFluxKustomization(u) {
+					if err := edit(u); err != nil {
+						return nil, err
+					}
 				}
 			}
 		}
 	}
 	sort.Strings(rewrote)
 	return rewrote, nil
+}
+
+// RelocateTree moves the tree's Flux Kustomizations from Flux's namespace
+// to ns: their metadata.namespace and every reference into Flux's
+// namespace (sourceRef, dependsOn, Kustomization health checks), in the
+// served files and in the rendered tree (keys, parents, dependencies), so
+// that a cluster's own Flux reconciles them apart from its own objects.
+func RelocateTree(files map[string][]byte, tree *gitops.Tree, ns string) ([]string, error) {
+	from := flux.Namespace
+	move := func(m map[string]any) {
+		if m["namespace"] == from {
+			m["namespace"] = ns
+		}
+	}
+	rewrote, err := rewriteTree(files, tree, func(u *unstructured.Unstructured) error {
+		if u.GetNamespace() == from || u.GetNamespace() == "" {
+			u.SetNamespace(ns)
+		}
+		if ref, ok, _ := unstructured.NestedMap(u.Object, "spec", "sourceRef"); ok {
+			move(ref)
+			if err := unstructured.SetNestedMap(u.Object, ref, "spec", "sourceRef"); err != nil {
+				return err
+			}
+		}
+		for _, field := range []string{"dependsOn", "healthChecks"} {
+			list, ok, _ := unstructured.NestedSlice(u.Object, "spec", field)
+			if !ok {
+				continue
+			}
+			for _, e := range list {
+				if m, ok := e.(map[string]any); ok && (field == "dependsOn" || m["kind"] == "Kustomization") {
+					move(m)
+				}
+			}
+			if err := unstructured.SetNestedSlice(u.Object, list, "spec", field); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil || tree == nil {
+		return rewrote, err
+	}
+	key := func(k string) string {
+		if rest, ok := strings.CutPrefix(k, from+"/"); ok {
+			return ns + "/" + rest
+		}
+		return k
+	}
+	for _, k := range tree.Kustomizations {
+		if k.Namespace == from {
+			k.Namespace = ns
+		}
+		k.Parent = key(k.Parent)
+		for i := range k.DependsOn {
+			if k.DependsOn[i].Namespace == from {
+				k.DependsOn[i].Namespace = ns
+			}
+		}
+		for i := range k.HealthChecks {
+			if k.HealthChecks[i].Kind == "Kustomization" && k.HealthChecks[i].Namespace == from {
+				k.HealthChecks[i].Namespace = ns
+			}
+		}
+	}
+	for i := range tree.Entries {
+		tree.Entries[i] = key(tree.Entries[i])
+	}
+	return rewrote, nil
+}
+
+// OutsideNamespace lists the Flux Kustomizations of files, and the
+// references they make into Flux's namespace, that are not in ns, as
+// "path: what".
+func OutsideNamespace(files map[string][]byte, ns string) []string {
+	var out []string
+	for path, b := range files {
+		docs, err := flux.Decode(string(b))
+		if err != nil {
+			continue
+		}
+		for _, d := range docs {
+			if !isFluxKustomization(d) {
+				continue
+			}
+			if d.GetNamespace() != ns {
+				out = append(out, path+": Kustomization "+d.GetNamespace()+"/"+d.GetName())
+			}
+			if n, _, _ := unstructured.NestedString(d.Object, "spec", "sourceRef", "namespace"); n != "" && n != ns {
+				out = append(out, path+": sourceRef in "+n)
+			}
+			deps, _, _ := unstructured.NestedSlice(d.Object, "spec", "dependsOn")
+			for _, e := range deps {
+				if m, ok := e.(map[string]any); ok && m["namespace"] != nil && m["namespace"] != ns {
+					out = append(out, fmt.Sprintf("%s: dependsOn %v/%v", path, m["namespace"], m["name"]))
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Unlabelled lists the Flux Kustomizations of files that lack any of

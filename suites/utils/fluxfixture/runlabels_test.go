@@ -10,6 +10,7 @@ import (
 	"github.com/dragonfly-e2e/dragonfly-e2e/fixtures"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux"
 	"github.com/dragonfly-e2e/dragonfly-e2e/internal/flux/gitserver"
+	"github.com/dragonfly-e2e/dragonfly-e2e/internal/static/gitops"
 )
 
 var runLabels = map[string]string{"dragonfly-e2e.io/run": "run-1", "app.kubernetes.io/managed-by": "dragonfly-e2e"}
@@ -89,5 +90,54 @@ func TestSetRunLabelsKeepsLabelsAlreadyThere(t *testing.T) {
 	got, _, _ := unstructured.NestedStringMap(ks.Object, "spec", "commonMetadata", "labels")
 	if got["team"] != "a" || got["dragonfly-e2e.io/run"] != "run-1" {
 		t.Fatalf("labels %v", got)
+	}
+}
+
+func TestRelocateTreeMovesTheFixturesFluxObjectsIntoTheirOwnNamespace(t *testing.T) {
+	files := servedFiles(t)
+	if out := OutsideNamespace(files, flux.TierNamespace); len(out) < 3 {
+		t.Fatalf("the fixture tree should hold Kustomizations in %s, found %v", flux.Namespace, out)
+	}
+	_, order := chainModel(operatorKSSpec(), testCacheKS())
+	order[2].DependsOn = []gitops.ObjectRef{{Kind: "Kustomization", Namespace: flux.Namespace, Name: OperatorKS}}
+	tree := &gitops.Tree{Kustomizations: order, Entries: []string{flux.Namespace + "/" + ClusterApps}}
+	if _, err := RelocateTree(files, tree, flux.TierNamespace); err != nil {
+		t.Fatal(err)
+	}
+	if out := OutsideNamespace(files, flux.TierNamespace); len(out) > 0 {
+		t.Fatalf("left outside %s: %v", flux.TierNamespace, out)
+	}
+	got, err := flux.ChainOrder(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range got {
+		if k.Namespace != flux.TierNamespace || k.Object.GetNamespace() != flux.TierNamespace || (k.Parent != "" && k.Parent != flux.TierNamespace+"/"+ClusterApps) {
+			t.Errorf("%s: namespace %s, object in %s, parent %q", k.Name, k.Namespace, k.Object.GetNamespace(), k.Parent)
+		}
+		for _, d := range k.DependsOn {
+			if d.Namespace != "" && d.Namespace != flux.TierNamespace {
+				t.Errorf("%s depends on %s/%s", k.Name, d.Namespace, d.Name)
+			}
+		}
+	}
+	if tree.Entries[0] != flux.TierNamespace+"/"+ClusterApps {
+		t.Errorf("entry %s", tree.Entries[0])
+	}
+}
+
+// Planted defect: a ks.yaml the relocation missed still puts a
+// Kustomization beside the user's Flux objects; it is named.
+func TestOutsideNamespaceNamesAKustomizationLeftInFluxsNamespace(t *testing.T) {
+	files := servedFiles(t)
+	const missed = "kubernetes/apps/database/dragonfly-operator/ks.yaml"
+	orig := files[missed]
+	if _, err := RelocateTree(files, nil, flux.TierNamespace); err != nil {
+		t.Fatal(err)
+	}
+	files[missed] = orig
+	out := OutsideNamespace(files, flux.TierNamespace)
+	if len(out) != 1 || out[0] != missed+": Kustomization "+flux.Namespace+"/"+OperatorKS {
+		t.Fatalf("want only %s named, got %v", missed, out)
 	}
 }

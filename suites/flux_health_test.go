@@ -86,11 +86,6 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 		} else if clusterFlux {
 			By("using the cluster's own Flux, which nothing of the tier installs, changes or removes: the fixture's Flux objects go into namespace "+flux.TierNamespace, func() {
 				fluxfixture.Namespace = flux.TierNamespace
-				ns := &unstructured.Unstructured{}
-				ns.SetAPIVersion("v1")
-				ns.SetKind("Namespace")
-				ns.SetName(flux.TierNamespace)
-				must(installcheck.Apply(ctx, k8s, []*unstructured.Unstructured{ns}))
 			})
 		} else {
 			installFlux(ctx)
@@ -148,6 +143,16 @@ var _ = Describe("Flux GitOps install and health", Ordered, ContinueOnFailure, L
 			must(err)
 			AddReportEntry("git source", fluxRun.served.URL+" "+fluxRun.served.Revision)
 		})
+		if clusterFlux {
+			// After the removal of earlier leftovers, which takes it too.
+			By("creating namespace "+flux.TierNamespace+" for the fixture's Flux objects", func() {
+				ns := &unstructured.Unstructured{}
+				ns.SetAPIVersion("v1")
+				ns.SetKind("Namespace")
+				ns.SetName(flux.TierNamespace)
+				must(installcheck.Apply(ctx, k8s, []*unstructured.Unstructured{ns}))
+			})
+		}
 		By("applying the GitRepository and the entry-point Kustomization "+fluxfixture.ClusterApps+" from the tree", func() {
 			entry := fluxRun.tree.Kustomization(fluxfixture.Namespace, fluxfixture.ClusterApps)
 			if entry == nil {

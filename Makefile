@@ -80,9 +80,9 @@ lint: ## gofmt + go vet
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./suites/...
 
-# BENCH_FLAGS e.g. "-reps 3 -requests-p1 50000"; see `go run ./cmd/loadbench -h`.
+# BENCH_FLAGS e.g. "-reps 3 -requests-p1 50000", or "-judge" to exit 1 on a missed target; see `go run ./cmd/loadbench -h`.
 BENCH_FLAGS ?=
-bench: check-deps build ## loadgen vs redis-benchmark on a local redis-server, 7 interleaved repetitions: spread and ratios of ops/s and ops per client-CPU-second, each over the whole client process
+bench: check-deps build ## loadgen vs redis-benchmark on a local redis-server, 7 interleaved repetitions: spread and ratios of ops/s and ops per client-CPU-second (each over the whole client process) at pipelines 1 and 16 and where the server is the ceiling, and a PASS/FAIL line per target
 	$(GO) run ./cmd/loadbench -dfe2e bin/dfe2e -out $(ARTIFACTS)/bench $(BENCH_FLAGS)
 
 clean: ## remove build outputs and artifacts (not the build cache)

@@ -253,6 +253,15 @@ func existingE2E(ctx context.Context, o Options, logf func(string, ...any)) (*Re
 		if standIn != "" {
 			env = append(env, "stand-in="+standIn)
 		}
+		switch {
+		case fe.clusterFlux:
+			env = append(env, "flux=the cluster's own (fixture in namespace "+flux.TierNamespace+")")
+		case fe.installed != nil:
+			env = append(env, "flux="+flux.Version+" installed and removed by the run")
+		}
+		if e.GitServerImage != "" {
+			env = append(env, "git-server-image="+e.GitServerImage)
+		}
 		return env
 	}
 	rec, err := Execute(ctx, p)

@@ -18,7 +18,7 @@ func TestTagsMatchConstants(t *testing.T) {
 		"OperatorImage": EnvOperatorImage, "OperatorImages": EnvOperatorImages, "DragonflyImage": EnvDragonflyImage,
 		"DragonflyStandIn": EnvDragonflyStandIn, "SnapshotTarget": EnvSnapshotTarget, "DatasetKeys": EnvDatasetKeys,
 		"RedisPassword": EnvRedisPassword, "FluxManifests": EnvFluxManifests, "GitServerImage": EnvGitServerImage,
-		"FluxTier": EnvFluxTier,
+		"FluxTier":    EnvFluxTier,
 		"UpgradeFrom": EnvUpgradeFrom, "UpgradeTo": EnvUpgradeTo,
 		"Offline": EnvOffline, "NodeImage": EnvNodeImage, "DebianMirror": EnvDebianMirror, "Docker": EnvDocker,
 		"Runc": EnvRunc, "Cache": EnvCache, "XDGCacheHome": EnvXDGCacheHome, "Home": EnvHome,

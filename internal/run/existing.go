@@ -199,6 +199,7 @@ func existingE2E(ctx context.Context, o Options, logf func(string, ...any)) (*Re
 			}
 			return "CRD " + operator.CRDName + " and namespace " + operator.Namespace + " absent", nil
 		}},
+		tierNamespacePreflight(o, func() client.Client { return c }),
 	}
 	suiteEnv := func() config.Settings {
 		return existingSettings(config.FromEnv(), o, storageClass, runID)
@@ -267,6 +268,31 @@ func existingE2E(ctx context.Context, o Options, logf func(string, ...any)) (*Re
 	rec, err := Execute(ctx, p)
 	writeRecord(o.Artifacts, rec)
 	return rec, err
+}
+
+// tierNamespacePreflight refuses, before anything is created, a cluster
+// whose own Flux would run the Flux tier while flux.TierNamespace exists.
+func tierNamespacePreflight(o Options, c func() client.Client) Step {
+	return Step{"cluster: namespace " + flux.TierNamespace + " absent where the cluster's own Flux would run the Flux tier", func(ctx context.Context) (string, error) {
+		if !mayRunFlux(o) {
+			return "", ErrNothingToDo
+		}
+		if present, _, err := cluster.FluxInstalled(ctx, c()); err != nil || !present {
+			// The Flux tier says why it does not run, or installs Flux
+			// and keeps its objects in Flux's own namespace.
+			return "", ErrNothingToDo
+		}
+		if err := tierNamespaceFree(ctx, c()); err != nil {
+			return "", BadInput(err)
+		}
+		return flux.TierNamespace + " absent", nil
+	}}
+}
+
+// tierNamespaceFree: flux.TierNamespace, which the Flux tier creates for
+// its objects beside the cluster's own Flux, is not there already.
+func tierNamespaceFree(ctx context.Context, c client.Reader) error {
+	return cluster.NamespaceFreeFor(ctx, c, flux.TierNamespace, "the Flux tier would put its GitRepository and Kustomizations there, apart from your Flux's, and delete the namespace at the end")
 }
 
 // mayRunFlux: the options let the Flux tier run (given the cluster's Flux).
@@ -340,8 +366,8 @@ func existingFluxTier(o Options, fe *fluxTierEnv) Tier {
 				case present:
 					// The fixture's objects go into a namespace of the
 					// run's own, never beside the user's Flux objects.
-					if err := cluster.NamespaceFree(ctx, fe.client(), flux.TierNamespace); err != nil {
-						return "", BadInput(fmt.Errorf("the Flux tier puts its GitRepository and Kustomizations into namespace %s, apart from your Flux's: %w", flux.TierNamespace, err))
+					if err := tierNamespaceFree(ctx, fe.client()); err != nil {
+						return "", BadInput(err)
 					}
 					fe.clusterFlux = true
 					return "the cluster's own Flux (" + detail + ") reconciles the tier's fixture in namespace " + flux.TierNamespace + "; that Flux is never installed over, upgraded or removed", nil

@@ -313,3 +313,38 @@ func TestTheFluxTierRefusesItsNamespaceWhenItExists(t *testing.T) {
 		t.Errorf("ran the suites (%d) or wrote %v although refused", len(*ran), w.writes)
 	}
 }
+
+// Planted defect: the same namespace refused in the preflight, before the
+// install tier creates anything, and with what the tier would put there.
+func TestThePreflightRefusesTheTierNamespaceBeforeAnyTier(t *testing.T) {
+	ns := &corev1.Namespace{}
+	ns.Name = flux.TierNamespace
+	c := fakecluster.Client(fluxCRD(cluster.FluxCRDs[0]), fluxCRD(cluster.FluxCRDs[1]), ns)
+	o := Options{Artifacts: t.TempDir(), Flux: FluxOptions{LabelFilter: "health"}}
+	o.Existing.GitServerImage = "reg.example/gitserver:1"
+	tierRan := false
+	tier := Tier{Name: "install and data", Report: filepath.Join(o.Artifacts, "r.json"), Run: func(context.Context, string) error {
+		tierRan = true
+		return nil
+	}}
+	_, err := Execute(context.Background(), Plan{Setup: []Step{tierNamespacePreflight(o, func() client.Client { return c })}, Tiers: []Tier{tier}})
+	var bad *BadInputError
+	if !errors.As(err, &bad) || !strings.Contains(err.Error(), "namespace "+flux.TierNamespace+" exists") || !strings.Contains(err.Error(), "GitRepository and Kustomizations") {
+		t.Fatalf("want bad input naming namespace %s and what the tier puts there, got %v", flux.TierNamespace, err)
+	}
+	if tierRan {
+		t.Error("a tier ran although the preflight refused the cluster")
+	}
+	// Without Flux on the cluster, or without the Git server image, the
+	// namespace is not the tier's to use: nothing to check.
+	for name, setup := range map[string]func(*Options) client.Client{
+		"no Flux":             func(*Options) client.Client { return fakecluster.Client(ns) },
+		"no git server image": func(o *Options) client.Client { o.Existing.GitServerImage = ""; return c },
+	} {
+		o := o
+		cl := setup(&o)
+		if _, err := tierNamespacePreflight(o, func() client.Client { return cl }).Do(context.Background()); !errors.Is(err, ErrNothingToDo) {
+			t.Errorf("%s: want nothing to do, got %v", name, err)
+		}
+	}
+}

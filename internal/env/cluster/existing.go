@@ -269,6 +269,12 @@ func FindCRD(ctx context.Context, c client.Reader, name string) (bool, string, e
 // and would change and empty it. A leftover of a dfe2e run is named so,
 // with the command that removes that run's objects.
 func NamespaceFree(ctx context.Context, c client.Reader, name string) error {
+	return NamespaceFreeFor(ctx, c, name, "the suites install the operator and their instances into it and would change it")
+}
+
+// NamespaceFreeFor is NamespaceFree where use says what the run would do
+// to the namespace.
+func NamespaceFreeFor(ctx context.Context, c client.Reader, name, use string) error {
 	var ns corev1.Namespace
 	err := c.Get(ctx, client.ObjectKey{Name: name}, &ns)
 	switch {
@@ -280,7 +286,7 @@ func NamespaceFree(ctx context.Context, c client.Reader, name string) error {
 	if id := ns.Labels[RunLabel]; id != "" {
 		return fmt.Errorf("namespace %s is a leftover of an interrupted dfe2e run %s: remove what that run created with kubectl delete namespaces,customresourcedefinitions,clusterroles,clusterrolebindings -l %s=%s, then run again", name, id, RunLabel, id)
 	}
-	return fmt.Errorf("namespace %s exists and this run did not create it: the suites install the operator and their instances into it and would change it — run on a cluster (or context) without it", name)
+	return fmt.Errorf("namespace %s exists and this run did not create it: %s — run on a cluster (or context) without it", name, use)
 }
 
 // RunOf is the run id in a FindCRD detail ("" when no dfe2e run made it).

@@ -62,8 +62,12 @@ func (o *Options) validateExisting() error {
 		if e.GitServerImage != "" {
 			set = append(set, "--git-server-image")
 		}
+		verb := "apply"
+		if len(set) == 1 {
+			verb = "applies"
+		}
 		if len(set) > 0 {
-			return fmt.Errorf("%s only apply to an existing cluster: add --kubeconfig FILE (the run's own kind cluster uses local-path, always installs Flux and builds and loads its Git server image itself)", strings.Join(set, ", "))
+			return fmt.Errorf("%s only %s to an existing cluster: add --kubeconfig FILE (the run's own kind cluster uses local-path, always installs Flux and builds and loads its Git server image itself)", strings.Join(set, ", "), verb)
 		}
 		return nil
 	}

@@ -55,9 +55,9 @@ func TestExistingClusterFlagValidation(t *testing.T) {
 		{"--context without --kubeconfig", func(o *Options) { o.Existing = ExistingOptions{Context: "ops", SkipFluxInstall: true} },
 			[]string{"--context, --skip-flux-install only apply to an existing cluster", "add --kubeconfig"}},
 		{"--storage-class without --kubeconfig", func(o *Options) { o.Existing = ExistingOptions{StorageClass: "gold"} },
-			[]string{"--storage-class only apply"}},
+			[]string{"--storage-class only applies"}},
 		{"--git-server-image without --kubeconfig", func(o *Options) { o.Existing = ExistingOptions{GitServerImage: "reg.example/gitserver:1"} },
-			[]string{"--git-server-image only apply to an existing cluster", "builds and loads its Git server image itself"}},
+			[]string{"--git-server-image only applies to an existing cluster", "builds and loads its Git server image itself"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -176,29 +176,20 @@ func RelocateTree(files map[string][]byte, tree *gitops.Tree, ns string) ([]stri
 // "path: what".
 func OutsideNamespace(files map[string][]byte, ns string) []string {
 	var out []string
-	for path, b := range files {
-		docs, err := flux.Decode(string(b))
-		if err != nil {
-			continue
+	eachKustomization(files, func(path string, d *unstructured.Unstructured) {
+		if d.GetNamespace() != ns {
+			out = append(out, path+": Kustomization "+d.GetNamespace()+"/"+d.GetName())
 		}
-		for _, d := range docs {
-			if !isFluxKustomization(d) {
-				continue
-			}
-			if d.GetNamespace() != ns {
-				out = append(out, path+": Kustomization "+d.GetNamespace()+"/"+d.GetName())
-			}
-			if n, _, _ := unstructured.NestedString(d.Object, "spec", "sourceRef", "namespace"); n != "" && n != ns {
-				out = append(out, path+": sourceRef in "+n)
-			}
-			deps, _, _ := unstructured.NestedSlice(d.Object, "spec", "dependsOn")
-			for _, e := range deps {
-				if m, ok := e.(map[string]any); ok && m["namespace"] != nil && m["namespace"] != ns {
-					out = append(out, fmt.Sprintf("%s: dependsOn %v/%v", path, m["namespace"], m["name"]))
-				}
+		if n, _, _ := unstructured.NestedString(d.Object, "spec", "sourceRef", "namespace"); n != "" && n != ns {
+			out = append(out, path+": sourceRef in "+n)
+		}
+		deps, _, _ := unstructured.NestedSlice(d.Object, "spec", "dependsOn")
+		for _, e := range deps {
+			if m, ok := e.(map[string]any); ok && m["namespace"] != nil && m["namespace"] != ns {
+				out = append(out, fmt.Sprintf("%s: dependsOn %v/%v", path, m["namespace"], m["name"]))
 			}
 		}
-	}
+	})
 	sort.Strings(out)
 	return out
 }
@@ -207,24 +198,31 @@ func OutsideNamespace(files map[string][]byte, ns string) []string {
 // labels in spec.commonMetadata.labels, as "path: namespace/name".
 func Unlabelled(files map[string][]byte, labels map[string]string) []string {
 	var out []string
+	eachKustomization(files, func(path string, d *unstructured.Unstructured) {
+		have, _, _ := unstructured.NestedStringMap(d.Object, "spec", "commonMetadata", "labels")
+		for k, v := range labels {
+			if have[k] != v {
+				out = append(out, path+": "+d.GetNamespace()+"/"+d.GetName())
+				break
+			}
+		}
+	})
+	sort.Strings(out)
+	return out
+}
+
+// eachKustomization calls f with every Flux Kustomization of files; a file
+// that does not decode holds none.
+func eachKustomization(files map[string][]byte, f func(path string, d *unstructured.Unstructured)) {
 	for path, b := range files {
 		docs, err := flux.Decode(string(b))
 		if err != nil {
 			continue
 		}
 		for _, d := range docs {
-			if !isFluxKustomization(d) {
-				continue
-			}
-			have, _, _ := unstructured.NestedStringMap(d.Object, "spec", "commonMetadata", "labels")
-			for k, v := range labels {
-				if have[k] != v {
-					out = append(out, path+": "+d.GetNamespace()+"/"+d.GetName())
-					break
-				}
+			if isFluxKustomization(d) {
+				f(path, d)
 			}
 		}
 	}
-	sort.Strings(out)
-	return out
 }
